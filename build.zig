@@ -1,0 +1,180 @@
+// One build for vgpu-run (Zig 0.17.0, from PyPI `ziglang`; tools/setup installs it).
+//
+//   zig build            the install layout of DESIGN.md in zig-out/ (or --prefix P)
+//   zig build test       every test suite (C unit, fuzz replay, bats); ends "N passed, N failed"
+//
+// The launcher is static musl and links libseccomp and libcap built for musl by
+// tools/setup into .deps/musl.  The libraries that programs load (shim, emulator, and
+// for now the test probes) are shared objects for glibc, which CUDA programs use.
+const std = @import("std");
+
+const version = "0.1.0";
+
+const c_flags = [_][]const u8{
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unused-parameter",
+    "-D_GNU_SOURCE",
+    "-fno-strict-aliasing",
+};
+
+const policy_sources = [_][]const u8{
+    "policy/policy.c",
+    "policy/policy_parse.c",
+    "policy/policy_canonical.c",
+};
+
+const launcher_sources = [_][]const u8{
+    "launcher/discover.c",
+    "launcher/gpus.c",
+    "launcher/ldcache.c",
+    "launcher/log.c",
+    "launcher/mounts.c",
+    "launcher/namespace.c",
+    "launcher/plan.c",
+    "launcher/runtime.c",
+    "launcher/sandbox.c",
+    "launcher/target.c",
+};
+
+pub fn build(b: *std.Build) void {
+    // Release with safety checks unless asked otherwise: this is what users run.
+    const optimize = b.option(std.builtin.Optimize, "optimize", "debug, safe (default), fast or small") orelse .safe;
+    const musl = b.resolveTargetQuery(.{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .musl });
+    // glibc 2.28 (2018) as the floor for what our shared objects need from the C library.
+    const glibc = b.resolveTargetQuery(.{
+        .cpu_arch = .x86_64,
+        .os_tag = .linux,
+        .abi = .gnu,
+        .glibc_version = .{ .major = 2, .minor = 28, .patch = 0 },
+    });
+
+    const deps = b.path(".deps/musl");
+    const commit = gitCommit(b);
+    const version_flags = [_][]const u8{
+        b.fmt("-DVGPU_VERSION=\"{s}\"", .{version}),
+        b.fmt("-DVGPU_COMMIT=\"{s}\"", .{commit}),
+    };
+
+    // --- the launcher ------------------------------------------------------------------
+    const launcher = b.addExecutable(.{
+        .name = "vgpu-run",
+        .linkage = .static,
+        .root_module = muslModule(b, musl, optimize, deps),
+    });
+    launcher.root_module.strip = optimize != .debug;
+    launcher.root_module.addCSourceFiles(.{ .files = &launcher_sources, .flags = &c_flags });
+    launcher.root_module.addCSourceFiles(.{ .files = &policy_sources, .flags = &c_flags });
+    launcher.root_module.addCSourceFiles(.{ .files = &.{ "launcher/main.c", "launcher/cli.c" }, .flags = &(c_flags ++ version_flags) });
+    b.installArtifact(launcher);
+
+    b.installFile("docs/vgpu-run.1", "share/man/man1/vgpu-run.1");
+    b.installFile("docs/vgpu-policy.5", "share/man/man5/vgpu-policy.5");
+
+    // lib/vgpu/run: the runtime dir's mount point, empty in the install.
+    const run_dir = b.addSystemCommand(&.{ "mkdir", "-p" });
+    run_dir.addArg("--");
+    run_dir.addDirectoryArg(.{ .relative = .{ .base = .install_lib, .sub_path = "vgpu/run" } });
+    run_dir.has_side_effects = true;
+    b.getInstallStep().dependOn(&run_dir.step);
+
+    // --- tests ---------------------------------------------------------------------------
+    const test_step = b.step("test", "Run every test suite; ends with 'N passed, N failed'");
+    const tests_install = b.step("tests", "Build the test programs and probe libraries into zig-out/tests");
+
+    const unit_tests = [_]struct { name: []const u8, files: []const []const u8 }{
+        .{ .name = "test_policy", .files = &(.{"tests/unit/test_policy.c"} ++ policy_sources) },
+        .{ .name = "test_ldcache", .files = &.{ "tests/unit/test_ldcache.c", "launcher/ldcache.c" } },
+        .{ .name = "fuzz_ldcache", .files = &.{ "tests/fuzz/fuzz_ldcache.c", "tests/fuzz/fuzz_replay.c", "launcher/ldcache.c" } },
+        .{ .name = "test_sandbox", .files = &.{ "tests/unit/test_sandbox.c", "launcher/sandbox.c", "launcher/log.c" } },
+    };
+    for (unit_tests) |t| {
+        const exe = b.addExecutable(.{
+            .name = t.name,
+            .linkage = .static,
+            .root_module = muslModule(b, musl, .debug, deps),
+        });
+        exe.root_module.addCSourceFiles(.{ .files = t.files, .flags = &c_flags });
+        exe.root_module.addIncludePath(b.path("."));
+        const inst = b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "tests/unit" } } });
+        tests_install.dependOn(&inst.step);
+    }
+
+    // Programs run inside the sandbox by the bats tests: glibc, dynamic, like the CUDA
+    // programs vgpu-run is for.
+    const probe_programs = [_]struct { name: []const u8, src: []const u8 }{
+        .{ .name = "whichlib", .src = "tests/probes/whichlib.c" },
+        .{ .name = "execchain", .src = "tests/probes/execchain.c" },
+        .{ .name = "syscalls", .src = "tests/probes/syscalls.c" },
+        .{ .name = "threads", .src = "tests/probes/threads.c" },
+    };
+    for (probe_programs) |p| {
+        const exe = b.addExecutable(.{ .name = p.name, .root_module = glibcModule(b, glibc, .debug) });
+        exe.root_module.addCSourceFile(.{ .file = b.path(p.src), .flags = &c_flags });
+        const inst = b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "tests/bin" } } });
+        tests_install.dependOn(&inst.step);
+    }
+
+    // Probe libraries: one source, built as each library a test needs, each telling
+    // which one it is.  tests/lib-dir is a --lib-dir layout (shim + emulator);
+    // tests/fake-driver holds what the tests install as "the NVIDIA driver".
+    const probe_libs = [_]struct { dir: []const u8, file: []const u8, identity: []const u8 }{
+        .{ .dir = "tests/lib-dir", .file = "libcuda.so.1", .identity = "shim-cuda" },
+        .{ .dir = "tests/lib-dir", .file = "libnvidia-ml.so.1", .identity = "shim-nvml" },
+        .{ .dir = "tests/lib-dir/emulator", .file = "libcuda.so.1", .identity = "emulator-cuda" },
+        .{ .dir = "tests/lib-dir/emulator", .file = "libnvidia-ml.so.1", .identity = "emulator-nvml" },
+        .{ .dir = "tests/fake-driver", .file = "libcuda.so.580.0.1", .identity = "driver-cuda" },
+        .{ .dir = "tests/fake-driver", .file = "libnvidia-ml.so.580.0.1", .identity = "driver-nvml" },
+    };
+    for (probe_libs) |l| {
+        // Named so that zig gives the soname the real library has: libcuda.so.1, ...
+        const is_cuda = std.mem.startsWith(u8, l.file, "libcuda");
+        const lib = b.addLibrary(.{
+            .name = if (is_cuda) "cuda" else "nvidia-ml",
+            .version = .{ .major = 1, .minor = 0, .patch = 0 },
+            .linkage = .dynamic,
+            .root_module = glibcModule(b, glibc, .debug),
+        });
+        lib.root_module.addCSourceFile(.{
+            .file = b.path("tests/probes/probe_lib.c"),
+            .flags = &(c_flags ++ .{ "-fvisibility=default", b.fmt("-DPROBE_IDENTITY=\"{s}\"", .{l.identity}) }),
+        });
+        lib.setVersionScript(b.path("tests/probes/probe_lib.map"));
+        const inst = b.addInstallFileWithDir(lib.getEmittedBin(), .{ .custom = l.dir }, l.file);
+        tests_install.dependOn(&inst.step);
+    }
+    tests_install.dependOn(b.getInstallStep());
+
+    const run_tests = b.addSystemCommand(&.{ "bash", "tests/run" });
+    run_tests.addDirectoryArg(.{ .relative = .{ .base = .install_prefix } });
+    run_tests.has_side_effects = true;
+    run_tests.stdio = .inherit;
+    run_tests.step.dependOn(tests_install);
+    test_step.dependOn(&run_tests.step);
+}
+
+fn muslModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, deps: std.Build.LazyPath) *std.Build.Module {
+    const m = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+    m.addIncludePath(deps.path(b, "include"));
+    m.addIncludePath(b.path("."));
+    m.addObjectFile(deps.path(b, "lib/libseccomp.a"));
+    m.addObjectFile(deps.path(b, "lib/libcap.a"));
+    return m;
+}
+
+fn glibcModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode) *std.Build.Module {
+    // Stripped: the probes are tiny, and tests/gpu/run carries them to another machine.
+    const m = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true, .strip = true });
+    m.addIncludePath(b.path("."));
+    return m;
+}
+
+// The commit vgpu-run --version reports: from git when building from a checkout.
+fn gitCommit(b: *std.Build) []const u8 {
+    return switch (b.runFallible(&.{ "git", "rev-parse", "--short=12", "HEAD" }, .{ .stderr_behavior = .ignore })) {
+        .success => |out| std.mem.trim(u8, out, " \n\r\t"),
+        else => "unknown",
+    };
+}

@@ -1,0 +1,137 @@
+#include "launcher/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "launcher/log.h"
+
+#ifndef VGPU_VERSION
+#define VGPU_VERSION "unknown"
+#endif
+#ifndef VGPU_COMMIT
+#define VGPU_COMMIT "unknown"
+#endif
+
+static const char usage_text[] =
+	"Usage: vgpu-run [OPTIONS] [--] COMMAND [ARG...]\n"
+	"Run COMMAND, and every process it starts, with only the GPUs a policy describes.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --policy FILE      read the policy from FILE (see vgpu-policy(5))\n"
+	"      --gpu SPEC         add a GPU; SPEC is SOURCE[,memory=SIZE][,name=NAME] where\n"
+	"                         SOURCE is an index, a GPU-... UUID or emulated[:PROFILE];\n"
+	"                         repeatable, replaces the policy file's [gpu] sections\n"
+	"      --memory SIZE      memory limit of every GPU: 16G, 512M, ... or N% of the GPU\n"
+	"      --emulate[=PROFILE]  use the software GPU even where a driver is installed\n"
+	"                         (profiles: h200 (default), h100-80gb, a100-80gb, l4, t4,\n"
+	"                         rtx-4090)\n"
+	"      --lib-dir DIR      where the shim and emulator libraries are\n"
+	"                         (default: $(dirname vgpu-run)/../lib/vgpu)\n"
+	"      --dry-run          print the plan (driver files, runtime dir, policy) and exit\n"
+	"  -v, --verbose          say what is done, step by step\n"
+	"  -h, --help             print this help and exit\n"
+	"  -V, --version          print the version and exit\n"
+	"\n"
+	"Exit status: COMMAND's own (it replaces vgpu-run, keeping its PID); 125 if vgpu-run\n"
+	"failed, 126 if COMMAND is not executable, 127 if COMMAND was not found.\n"
+	"\n"
+	"Examples:\n"
+	"  vgpu-run --memory 16G -- ollama serve\n"
+	"  vgpu-run --gpu 1,memory=8G,name=\"Test GPU\" -- python3 train.py\n"
+	"  vgpu-run --emulate=t4 -- nvidia-smi\n";
+
+enum { OPT_GPU = 256, OPT_MEMORY, OPT_EMULATE, OPT_LIB_DIR, OPT_DRY_RUN };
+
+static const struct option long_options[] = {
+	{ "policy", required_argument, NULL, 'p' },
+	{ "gpu", required_argument, NULL, OPT_GPU },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "emulate", optional_argument, NULL, OPT_EMULATE },
+	{ "lib-dir", required_argument, NULL, OPT_LIB_DIR },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_parse(int argc, char **argv, struct cli *out)
+{
+	memset(out, 0, sizeof *out);
+	opterr = 0; /* our own messages: one line, with the exit code we document */
+	for (;;) {
+		int prev = optind;
+		/* "+": stop at the first non-option, which is COMMAND (as env(1) does). */
+		int c = getopt_long(argc, argv, "+:p:vhV", long_options, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'p':
+			if (out->policy_path)
+				die("--policy given twice; give one policy file");
+			out->policy_path = optarg;
+			break;
+		case OPT_GPU:
+			if (out->ngpu_specs == POLICY_MAX_GPUS)
+				die("--gpu '%s': too many GPUs; at most %d", optarg, POLICY_MAX_GPUS);
+			out->gpu_specs[out->ngpu_specs++] = optarg;
+			break;
+		case OPT_MEMORY:
+			out->memory = optarg;
+			break;
+		case OPT_EMULATE:
+			out->emulate = 1;
+			out->emulate_profile = optarg;
+			break;
+		case OPT_LIB_DIR:
+			out->lib_dir = optarg;
+			break;
+		case OPT_DRY_RUN:
+			out->dry_run = 1;
+			break;
+		case 'v':
+			out->verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			printf("vgpu-run %s (commit %s)\n", VGPU_VERSION, VGPU_COMMIT);
+			exit(0);
+		case ':':
+			die("option '%s' needs a value; see vgpu-run --help", argv[prev]);
+		default:
+			die("unknown option '%s'; see vgpu-run --help", argv[prev]);
+		}
+	}
+	if (optind >= argc)
+		die("no command given; usage: vgpu-run [OPTIONS] [--] COMMAND [ARG...]");
+	out->command = argv + optind;
+}
+
+void cli_build_policy(const struct cli *cli, struct policy *p)
+{
+	char err[POLICY_ERROR_MAX];
+	policy_init(p);
+	if (cli->policy_path && policy_parse_file(p, cli->policy_path, err, sizeof err) != 0)
+		die("%s", err);
+	if (cli->memory) {
+		struct policy_memory m;
+		if (policy_parse_memory(cli->memory, &m, err, sizeof err) != 0)
+			die("--memory '%s': %s", cli->memory, err);
+		p->memory = m;
+		/* The command line wins over the file: the file's own GPU limits give way. */
+		for (unsigned i = 0; i < p->ngpus; i++)
+			p->gpus[i].memory.kind = POLICY_MEMORY_UNSET;
+	}
+	if (cli->ngpu_specs) {
+		p->ngpus = 0;
+		for (unsigned i = 0; i < cli->ngpu_specs; i++)
+			if (policy_add_gpu_spec(p, cli->gpu_specs[i], err, sizeof err) != 0)
+				die("%s", err);
+	}
+	if (cli->emulate && policy_set_emulate(p, cli->emulate_profile, err, sizeof err) != 0)
+		die("--emulate=%s: %s", cli->emulate_profile, err);
+}
