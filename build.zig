@@ -74,8 +74,7 @@ pub fn build(b: *std.Build) void {
     b.installFile("docs/vgpu-policy.5", "share/man/man5/vgpu-policy.5");
 
     // lib/vgpu/run: the runtime dir's mount point, empty in the install.
-    const run_dir = b.addSystemCommand(&.{ "mkdir", "-p" });
-    run_dir.addArg("--");
+    const run_dir = b.addSystemCommand(&.{ "mkdir", "-p", "--" });
     run_dir.addDirectoryArg(.{ .relative = .{ .base = .install_lib, .sub_path = "vgpu/run" } });
     run_dir.has_side_effects = true;
     b.getInstallStep().dependOn(&run_dir.step);
@@ -145,6 +144,11 @@ pub fn build(b: *std.Build) void {
         const inst = b.addInstallFileWithDir(lib.getEmittedBin(), .{ .custom = l.dir }, l.file);
         tests_install.dependOn(&inst.step);
     }
+    // The probe lib-dir needs the runtime dir's mount point as an install does.
+    const probe_run_dir = b.addSystemCommand(&.{ "mkdir", "-p", "--" });
+    probe_run_dir.addDirectoryArg(.{ .relative = .{ .base = .install_prefix, .sub_path = "tests/lib-dir/run" } });
+    probe_run_dir.has_side_effects = true;
+    tests_install.dependOn(&probe_run_dir.step);
     tests_install.dependOn(b.getInstallStep());
 
     const run_tests = b.addSystemCommand(&.{ "bash", "tests/run" });

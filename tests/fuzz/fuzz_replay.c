@@ -5,9 +5,13 @@
  * `ldconfig -C` builds here in the three formats, and small caches made with
  * ldcache_write.  Then seeded mutations of them (bit flips, truncations, random
  * counts and offsets written over header and entry fields, insertions,
- * extensions, splices), then purely random buffers.  The target abort()s on any
- * disagreement; a crash saves the input to /tmp/fuzz_ldcache-crash.bin.
- * Output is TAP. */
+ * extensions, splices), then purely random buffers.  Small copies of the real
+ * caches (8 of their entries, in all three formats) take most mutations, as a
+ * run over a small input is ~100 times cheaper.  The target abort()s on any
+ * disagreement; a crash saves the input to /tmp/fuzz_ldcache-crash.bin, and
+ * `fuzz_ldcache FILE` replays it.  `fuzz_ldcache --dump-seeds DIR [FILE...]`
+ * also writes every seed to DIR, a starting corpus for libFuzzer.  Output is
+ * TAP. */
 #include "launcher/ldcache.h"
 #include "tests/unit/check.h"
 
@@ -456,13 +460,20 @@ int main(int argc, char **argv)
 		CHECK(built == 3, "seed caches built by ldconfig -C (new, old, compat): %d", built);
 	printf("# host /etc/ld.so.cache %s\n", host ? "included" : "missing");
 
-	/* Every seed is a real cache: it must parse, and survive the target. */
+	/* Files from the command line may be anything (a saved crash, to replay
+	 * it): they only have to survive.  Our own seeds are real caches: they
+	 * must parse too. */
 	size_t parsed = 0;
 	for (size_t i = 0; i < nseeds; i++) {
-		parsed += ldcache_parse(seeds[i].data, seeds[i].len, NULL, NULL) == 0;
+		bool ok = ldcache_parse(seeds[i].data, seeds[i].len, NULL, NULL) == 0;
+		if (i < (size_t)from_args)
+			printf("# %s: %s\n", seeds[i].name, ok ? "parses" : "rejected");
+		else
+			parsed += ok;
 		run(seeds[i].data, seeds[i].len);
 	}
-	CHECK(parsed == nseeds, "all %zu seeds parse and round-trip", nseeds);
+	CHECK(parsed == nseeds - (size_t)from_args, "all %zu built-in seeds parse and round-trip",
+	      nseeds - (size_t)from_args);
 
 	size_t cap = 0;
 	for (size_t i = 0; i < nseeds; i++)

@@ -715,7 +715,9 @@ static void test_hand_made(void)
 	memset(b, 0, sizeof b);
 	make_old(b, decoy, hand_flags, 1);
 	size_t end = 16 + 12, h = 32;
-	/* The decoy strings sit where the new header goes; point them past it. */
+	/* make_old put the decoy strings where the new header goes: clear the
+	 * padding, write the new part, then put the decoy strings after it and
+	 * point the old entry there (old offsets count from the old table's end). */
 	memset(b + end, 0, h - end);
 	len = make_new(b, h, hand_kv, hand_flags, NULL, 3);
 	size_t decoy_at = len;
