@@ -1,6 +1,7 @@
 /* The policy model: profiles, sizes, sources, names, validation, comparison.
  * ISO C and POSIX only, no allocation, no state kept between calls (see policy.h). */
 #include "policy/policy.h"
+#include "policy/policy_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,10 +14,7 @@ const char *const policy_profiles[] = {
 /* At most this many bytes of user input are quoted in a message. */
 #define SHOWN_MAX 48
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void policy_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -26,6 +24,18 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+
+const char *policy_errtext(int e, char *buf, size_t buflen)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(e, buf, buflen);
+#else
+	if (strerror_r(e, buf, buflen) != 0)
+		snprintf(buf, buflen, "error %d", e);
+	return buf;
+#endif
+}
+
 
 static size_t utf8_seq(const unsigned char *s, size_t n);
 
@@ -123,14 +133,14 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 	size_t n, i;
 
 	if (!text || !*text) {
-		seterr(err, errlen, "empty size; expected a size such as 8G or 512M, or a percentage such as 50%%");
+		policy_seterr(err, errlen, "empty size; expected a size such as 8G or 512M, or a percentage such as 50%%");
 		return -1;
 	}
 	n = strlen(text);
 	shown(sh, sizeof(sh), text, n);
 	for (i = 0; i < n; i++) {
 		if (text[i] == ' ' || text[i] == '\t') {
-			seterr(err, errlen, "'%s' holds a blank; write a size without blanks, such as 8G", sh);
+			policy_seterr(err, errlen, "'%s' holds a blank; write a size without blanks, such as 8G", sh);
 			return -1;
 		}
 	}
@@ -140,17 +150,17 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 
 		for (i = 0; i + 1 < n; i++) {
 			if (!is_digit(text[i]) || i >= 3) {
-				seterr(err, errlen, "'%s' is not a percentage; expected a whole number from 1 to 100 and %%, such as 50%%", sh);
+				policy_seterr(err, errlen, "'%s' is not a percentage; expected a whole number from 1 to 100 and %%, such as 50%%", sh);
 				return -1;
 			}
 			v = v * 10 + (unsigned)(text[i] - '0');
 		}
 		if (n == 1) {
-			seterr(err, errlen, "'%%' is not a percentage; expected a whole number from 1 to 100 and %%, such as 50%%");
+			policy_seterr(err, errlen, "'%%' is not a percentage; expected a whole number from 1 to 100 and %%, such as 50%%");
 			return -1;
 		}
 		if (v < 1 || v > 100) {
-			seterr(err, errlen, "%s is out of range; a percentage is 1%% to 100%%", sh);
+			policy_seterr(err, errlen, "%s is out of range; a percentage is 1%% to 100%%", sh);
 			return -1;
 		}
 		out->kind = POLICY_MEMORY_PERCENT;
@@ -166,7 +176,7 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 
 	i = 0;
 	if (!is_digit(text[0])) {
-		seterr(err, errlen, "'%s' is not a size; expected a number and an optional unit K, M, G or T, such as 8G, 1.5G or 512M, or a percentage such as 50%%", sh);
+		policy_seterr(err, errlen, "'%s' is not a size; expected a number and an optional unit K, M, G or T, such as 8G, 1.5G or 512M, or a percentage such as 50%%", sh);
 		return -1;
 	}
 	for (; i < n && is_digit(text[i]); i++) {
@@ -181,7 +191,7 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 
 		i++;
 		if (i >= n || !is_digit(text[i])) {
-			seterr(err, errlen, "'%s' is not a size; a fraction needs digits after the point, such as 1.5G", sh);
+			policy_seterr(err, errlen, "'%s' is not a size; a fraction needs digits after the point, such as 1.5G", sh);
 			return -1;
 		}
 		for (; i < n && is_digit(text[i]); i++, nd++) {
@@ -205,13 +215,13 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 		else if (c == 't')
 			shift = 40;
 		if (shift && un == 2 && lower_ascii(u[1]) == 'b') {
-			seterr(err, errlen, "'%s': unit '%s' is ambiguous; write %c or %ciB (units are powers of 1024)",
+			policy_seterr(err, errlen, "'%s': unit '%s' is ambiguous; write %c or %ciB (units are powers of 1024)",
 			       sh, u, (char)(c - 'a' + 'A'), (char)(c - 'a' + 'A'));
 			return -1;
 		}
 		if (!shift || !(un == 1 || (un == 3 && lower_ascii(u[1]) == 'i' && lower_ascii(u[2]) == 'b'))) {
 			char ush[SHOWN_MAX + 8];
-			seterr(err, errlen, "unknown unit '%s' in '%s'; expected K, M, G or T (powers of 1024; KiB, MiB, GiB, TiB the same), none for bytes, or %% after a whole number",
+			policy_seterr(err, errlen, "unknown unit '%s' in '%s'; expected K, M, G or T (powers of 1024; KiB, MiB, GiB, TiB the same), none for bytes, or %% after a whole number",
 			       shown(ush, sizeof(ush), u, un), sh);
 			return -1;
 		}
@@ -237,11 +247,11 @@ int policy_parse_memory(const char *text, struct policy_memory *out, char *err, 
 			bytes += q;
 	}
 	if (overflow) {
-		seterr(err, errlen, "'%s' is too large; a size is at most 16777215T (2^64 - 1 bytes)", sh);
+		policy_seterr(err, errlen, "'%s' is too large; a size is at most 16777215T (2^64 - 1 bytes)", sh);
 		return -1;
 	}
 	if (bytes == 0) {
-		seterr(err, errlen, "'%s' is no memory; a size must be at least 1 byte", sh);
+		policy_seterr(err, errlen, "'%s' is no memory; a size must be at least 1 byte", sh);
 		return -1;
 	}
 	out->kind = POLICY_MEMORY_BYTES;
@@ -317,7 +327,7 @@ int policy_parse_source(const char *text, struct policy_gpu *gpu, char *err, siz
 	size_t n = text ? strlen(text) : 0;
 
 	if (n == 0) {
-		seterr(err, errlen, "empty device; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
+		policy_seterr(err, errlen, "empty device; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
 		       POLICY_INDEX_MAX);
 		return -1;
 	}
@@ -332,7 +342,7 @@ int policy_parse_source(const char *text, struct policy_gpu *gpu, char *err, siz
 				v = v * 10 + (unsigned)(text[i] - '0');
 		if (i == n) {
 			if (v > POLICY_INDEX_MAX) {
-				seterr(err, errlen, "GPU index %s is out of range; expected 0..%d",
+				policy_seterr(err, errlen, "GPU index %s is out of range; expected 0..%d",
 				       sh, POLICY_INDEX_MAX);
 				return -1;
 			}
@@ -346,7 +356,7 @@ int policy_parse_source(const char *text, struct policy_gpu *gpu, char *err, siz
 	if (n >= 4 && lower_ascii(text[0]) == 'g' && lower_ascii(text[1]) == 'p' &&
 	    lower_ascii(text[2]) == 'u' && text[3] == '-') {
 		if (!uuid_ok(text, n)) {
-			seterr(err, errlen, "'%s' is not a GPU UUID; expected GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx with hex digits, as nvidia-smi -L shows it",
+			policy_seterr(err, errlen, "'%s' is not a GPU UUID; expected GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx with hex digits, as nvidia-smi -L shows it",
 			       sh);
 			return -1;
 		}
@@ -361,13 +371,13 @@ int policy_parse_source(const char *text, struct policy_gpu *gpu, char *err, siz
 		const char *prof = text[8] ? text + 9 : "";
 
 		if (text[8] && !*prof) {
-			seterr(err, errlen, "missing profile after 'emulated:'; known profiles: %s",
+			policy_seterr(err, errlen, "missing profile after 'emulated:'; known profiles: %s",
 			       policy_profiles_text(list, sizeof(list)));
 			return -1;
 		}
 		if (*prof && !policy_profile_known(prof)) {
 			char psh[SHOWN_MAX + 8];
-			seterr(err, errlen, "unknown profile '%s'; known profiles: %s",
+			policy_seterr(err, errlen, "unknown profile '%s'; known profiles: %s",
 			       shown(psh, sizeof(psh), prof, strlen(prof)),
 			       policy_profiles_text(list, sizeof(list)));
 			return -1;
@@ -379,7 +389,7 @@ int policy_parse_source(const char *text, struct policy_gpu *gpu, char *err, siz
 		memcpy(gpu->profile, prof, strlen(prof));
 		return 0;
 	}
-	seterr(err, errlen, "'%s' is not a GPU; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
+	policy_seterr(err, errlen, "'%s' is not a GPU; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
 	       sh, POLICY_INDEX_MAX);
 	return -1;
 }
@@ -447,12 +457,12 @@ int policy_check_name(const char *name, size_t len, char *err, size_t errlen)
 	char sh[SHOWN_MAX + 8];
 
 	if (len == 0) {
-		seterr(err, errlen, "empty name; expected 1 to %d bytes of text", POLICY_NAME_MAX - 1);
+		policy_seterr(err, errlen, "empty name; expected 1 to %d bytes of text", POLICY_NAME_MAX - 1);
 		return -1;
 	}
 	shown(sh, sizeof(sh), name, len);
 	if (len > POLICY_NAME_MAX - 1) {
-		seterr(err, errlen, "name '%s' is too long (%zu bytes); at most %d bytes",
+		policy_seterr(err, errlen, "name '%s' is too long (%zu bytes); at most %d bytes",
 		       sh, len, POLICY_NAME_MAX - 1);
 		return -1;
 	}
@@ -461,13 +471,13 @@ int policy_check_name(const char *name, size_t len, char *err, size_t errlen)
 		size_t k;
 
 		if (c < 0x20 || c == 0x7f) {
-			seterr(err, errlen, "name '%s' holds a control character (byte %zu); expected printable text",
+			policy_seterr(err, errlen, "name '%s' holds a control character (byte %zu); expected printable text",
 			       sh, i + 1);
 			return -1;
 		}
 		k = utf8_seq((const unsigned char *)name + i, len - i);
 		if (!k) {
-			seterr(err, errlen, "name '%s' is not valid UTF-8 (byte %zu)", sh, i + 1);
+			policy_seterr(err, errlen, "name '%s' is not valid UTF-8 (byte %zu)", sh, i + 1);
 			return -1;
 		}
 		i += k;
@@ -481,22 +491,22 @@ static int path_check(const char *path, size_t len, char *err, size_t errlen)
 
 	shown(sh, sizeof(sh), path, len);
 	if (len == 0) {
-		seterr(err, errlen, "empty driver-path; expected an absolute directory");
+		policy_seterr(err, errlen, "empty driver-path; expected an absolute directory");
 		return -1;
 	}
 	if (path[0] != '/') {
-		seterr(err, errlen, "driver-path '%s' is not absolute; expected a directory starting with /", sh);
+		policy_seterr(err, errlen, "driver-path '%s' is not absolute; expected a directory starting with /", sh);
 		return -1;
 	}
 	if (len > POLICY_PATH_MAX - 1) {
-		seterr(err, errlen, "driver-path '%s' is too long (%zu bytes); at most %d bytes",
+		policy_seterr(err, errlen, "driver-path '%s' is too long (%zu bytes); at most %d bytes",
 		       sh, len, POLICY_PATH_MAX - 1);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)path[i];
 		if (c < 0x20 || c == 0x7f) {
-			seterr(err, errlen, "driver-path '%s' holds a control character; expected a plain path", sh);
+			policy_seterr(err, errlen, "driver-path '%s' holds a control character; expected a plain path", sh);
 			return -1;
 		}
 	}
@@ -510,7 +520,7 @@ int policy_add_search_path(struct policy *p, const char *path, char *err, size_t
 	if (path_check(path ? path : "", len, err, errlen))
 		return -1;
 	if (p->nsearch_paths >= POLICY_MAX_SEARCH_PATHS) {
-		seterr(err, errlen, "too many driver-paths; at most %d", POLICY_MAX_SEARCH_PATHS);
+		policy_seterr(err, errlen, "too many driver-paths; at most %d", POLICY_MAX_SEARCH_PATHS);
 		return -1;
 	}
 	char *dst = p->search_paths[p->nsearch_paths++];
@@ -537,7 +547,7 @@ int policy_set_emulate(struct policy *p, const char *value, char *err, size_t er
 		memcpy(p->emulate_profile, value, strlen(value));
 		return 0;
 	}
-	seterr(err, errlen, "'%s' is not yes, no or a profile; known profiles: %s",
+	policy_seterr(err, errlen, "'%s' is not yes, no or a profile; known profiles: %s",
 	       shown(sh, sizeof(sh), value, strlen(value)), policy_profiles_text(list, sizeof(list)));
 	return -1;
 }
@@ -550,22 +560,22 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 	size_t n;
 
 	if (p->lower != POLICY_LOWER_AUTO && p->lower != POLICY_LOWER_EMULATOR) {
-		seterr(err, errlen, "invalid lower driver choice %d", (int)p->lower);
+		policy_seterr(err, errlen, "invalid lower driver choice %d", (int)p->lower);
 		return -1;
 	}
 	n = field_len(p->emulate_profile, sizeof(p->emulate_profile));
 	if (n == sizeof(p->emulate_profile) || (n && !policy_profile_known(p->emulate_profile))) {
-		seterr(err, errlen, "emulate: unknown profile '%s'; known profiles: %s",
+		policy_seterr(err, errlen, "emulate: unknown profile '%s'; known profiles: %s",
 		       shown(sh, sizeof(sh), p->emulate_profile, n),
 		       policy_profiles_text(list, sizeof(list)));
 		return -1;
 	}
 	if (!memory_ok(&p->memory)) {
-		seterr(err, errlen, "memory: invalid value %s", policy_memory_text(&p->memory, m, sizeof(m)));
+		policy_seterr(err, errlen, "memory: invalid value %s", policy_memory_text(&p->memory, m, sizeof(m)));
 		return -1;
 	}
 	if (p->ngpus > POLICY_MAX_GPUS) {
-		seterr(err, errlen, "too many GPUs (%u); at most %d", p->ngpus, POLICY_MAX_GPUS);
+		policy_seterr(err, errlen, "too many GPUs (%u); at most %d", p->ngpus, POLICY_MAX_GPUS);
 		return -1;
 	}
 	for (unsigned i = 0; i < p->ngpus; i++) {
@@ -575,7 +585,7 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 		switch (g->source) {
 		case POLICY_SOURCE_INDEX:
 			if (g->index > POLICY_INDEX_MAX) {
-				seterr(err, errlen, "GPU %u: index %u is out of range; expected 0..%d",
+				policy_seterr(err, errlen, "GPU %u: index %u is out of range; expected 0..%d",
 				       i, g->index, POLICY_INDEX_MAX);
 				return -1;
 			}
@@ -583,7 +593,7 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 		case POLICY_SOURCE_UUID:
 			n = field_len(g->uuid, sizeof(g->uuid));
 			if (!uuid_ok(g->uuid, n)) {
-				seterr(err, errlen, "GPU %u: '%s' is not a GPU UUID; expected GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+				policy_seterr(err, errlen, "GPU %u: '%s' is not a GPU UUID; expected GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
 				       i, shown(sh, sizeof(sh), g->uuid, n));
 				return -1;
 			}
@@ -591,29 +601,29 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 		case POLICY_SOURCE_EMULATED:
 			n = field_len(g->profile, sizeof(g->profile));
 			if (n == sizeof(g->profile) || (n && !policy_profile_known(g->profile))) {
-				seterr(err, errlen, "GPU %u: unknown profile '%s'; known profiles: %s",
+				policy_seterr(err, errlen, "GPU %u: unknown profile '%s'; known profiles: %s",
 				       i, shown(sh, sizeof(sh), g->profile, n),
 				       policy_profiles_text(list, sizeof(list)));
 				return -1;
 			}
 			break;
 		default:
-			seterr(err, errlen, "GPU %u: no device; expected an index, a GPU-UUID or emulated[:PROFILE]", i);
+			policy_seterr(err, errlen, "GPU %u: no device; expected an index, a GPU-UUID or emulated[:PROFILE]", i);
 			return -1;
 		}
 		if (!memory_ok(&g->memory)) {
-			seterr(err, errlen, "GPU %u: memory: invalid value %s",
+			policy_seterr(err, errlen, "GPU %u: memory: invalid value %s",
 			       i, policy_memory_text(&g->memory, m, sizeof(m)));
 			return -1;
 		}
 		n = field_len(g->name, sizeof(g->name));
 		if (n && policy_check_name(g->name, n, e, sizeof(e))) {
-			seterr(err, errlen, "GPU %u: %s", i, e);
+			policy_seterr(err, errlen, "GPU %u: %s", i, e);
 			return -1;
 		}
 	}
 	if (p->nsearch_paths > POLICY_MAX_SEARCH_PATHS) {
-		seterr(err, errlen, "too many driver-paths (%u); at most %d",
+		policy_seterr(err, errlen, "too many driver-paths (%u); at most %d",
 		       p->nsearch_paths, POLICY_MAX_SEARCH_PATHS);
 		return -1;
 	}
@@ -655,7 +665,7 @@ int policy_validate(struct policy *p, char *err, size_t errlen)
 		}
 	}
 	if (first_emulated >= 0 && first_physical >= 0) {
-		seterr(err, errlen,
+		policy_seterr(err, errlen,
 		       "GPU %d (device = %s) is physical and GPU %d (device = %s) is emulated; a policy lists either physical GPUs or emulated ones, not both",
 		       first_physical, policy_source_text(&p->gpus[first_physical], s1, sizeof(s1)),
 		       first_emulated, policy_source_text(&p->gpus[first_emulated], s2, sizeof(s2)));
@@ -663,7 +673,7 @@ int policy_validate(struct policy *p, char *err, size_t errlen)
 	}
 	lower = first_emulated >= 0 ? POLICY_LOWER_EMULATOR : p->lower;
 	if (lower == POLICY_LOWER_EMULATOR && first_physical >= 0) {
-		seterr(err, errlen,
+		policy_seterr(err, errlen,
 		       "GPU %d (device = %s) is physical, but --emulate / emulate = ... uses software GPUs only; list them as emulated:PROFILE",
 		       first_physical, policy_source_text(&p->gpus[first_physical], s1, sizeof(s1)));
 		return -1;
@@ -677,7 +687,7 @@ int policy_validate(struct policy *p, char *err, size_t errlen)
 			if (a->source == b->source &&
 			    ((a->source == POLICY_SOURCE_INDEX && a->index == b->index) ||
 			     (a->source == POLICY_SOURCE_UUID && uuid_same(a->uuid, b->uuid)))) {
-				seterr(err, errlen,
+				policy_seterr(err, errlen,
 				       "GPU %u (device = %s) and GPU %u (device = %s) are the same GPU; list each physical GPU once",
 				       j, policy_source_text(b, s1, sizeof(s1)),
 				       i, policy_source_text(a, s2, sizeof(s2)));
@@ -687,14 +697,14 @@ int policy_validate(struct policy *p, char *err, size_t errlen)
 	}
 	if (lower == POLICY_LOWER_EMULATOR) {
 		if (p->memory.kind == POLICY_MEMORY_PERCENT) {
-			seterr(err, errlen,
+			policy_seterr(err, errlen,
 			       "memory = %s: a percentage needs a physical GPU; give a size (the GPUs are emulated)",
 			       policy_memory_text(&p->memory, m, sizeof(m)));
 			return -1;
 		}
 		for (unsigned i = 0; i < p->ngpus; i++) {
 			if (p->gpus[i].memory.kind == POLICY_MEMORY_PERCENT) {
-				seterr(err, errlen,
+				policy_seterr(err, errlen,
 				       "GPU %u (device = %s): memory = %s: a percentage needs a physical GPU; give a size",
 				       i, policy_source_text(&p->gpus[i], s1, sizeof(s1)),
 				       policy_memory_text(&p->gpus[i].memory, m, sizeof(m)));

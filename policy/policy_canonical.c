@@ -2,6 +2,7 @@
  * launcher into the runtime dir, read by the shim.  ISO C and POSIX only, no
  * allocation, no state kept between calls. */
 #include "policy/policy.h"
+#include "policy/policy_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,17 +173,6 @@ int policy_write_canonical(const struct policy *p, int fd)
 	return (int)s.len;
 }
 
-/* strerror without shared state: the GNU and the XSI strerror_r. */
-static const char *errtext(int e, char *buf, size_t buflen)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-	return strerror_r(e, buf, buflen);
-#else
-	if (strerror_r(e, buf, buflen) != 0)
-		snprintf(buf, buflen, "error %d", e);
-	return buf;
-#endif
-}
 
 int policy_read_canonical(struct policy *p, const char *path, char *err, size_t errlen)
 {
@@ -193,7 +183,7 @@ int policy_read_canonical(struct policy *p, const char *path, char *err, size_t 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (err && errlen)
-			snprintf(err, errlen, "%s: %s", path, errtext(errno, e, sizeof(e)));
+			snprintf(err, errlen, "%s: %s", path, policy_errtext(errno, e, sizeof(e)));
 		return -1;
 	}
 	rc = policy_parse_fd(p, fd, path, POLICY_PARSE_CANONICAL, err, errlen);

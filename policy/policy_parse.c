@@ -1,6 +1,7 @@
 /* Reading the policy dialect (vgpu-policy(5)) from a file, from memory, and from
  * --gpu specs.  ISO C and POSIX only, no allocation, no state kept between calls. */
 #include "policy/policy.h"
+#include "policy/policy_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,36 +14,12 @@
 #define SHOWN_MAX 48
 #define SPEC_SHOWN_MAX 160
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *shown(char *buf, size_t buflen, const char *s, size_t n, size_t max)
 {
 	return policy_printable(buf, buflen, s, n, max);
 }
 
-/* strerror without shared state: the GNU and the XSI strerror_r. */
-static const char *errtext(int e, char *buf, size_t buflen)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-	return strerror_r(e, buf, buflen);
-#else
-	if (strerror_r(e, buf, buflen) != 0)
-		snprintf(buf, buflen, "error %d", e);
-	return buf;
-#endif
-}
 
 static int is_blank(char c)
 {
@@ -432,19 +409,19 @@ int policy_parse_fd(struct policy *p, int fd, const char *origin, unsigned flags
 
 	pstate_init(&st, p, origin, flags, err, errlen);
 	if (fstat(fd, &sb) != 0) {
-		seterr(err, errlen, "%s: %s", st.origin, errtext(errno, e, sizeof(e)));
+		policy_seterr(err, errlen, "%s: %s", st.origin, policy_errtext(errno, e, sizeof(e)));
 		return -1;
 	}
 	if (S_ISDIR(sb.st_mode)) {
-		seterr(err, errlen, "%s: %s; expected a policy file", st.origin, errtext(EISDIR, e, sizeof(e)));
+		policy_seterr(err, errlen, "%s: %s; expected a policy file", st.origin, policy_errtext(EISDIR, e, sizeof(e)));
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file; expected a policy file", st.origin);
+		policy_seterr(err, errlen, "%s: not a regular file; expected a policy file", st.origin);
 		return -1;
 	}
 	if (sb.st_size > POLICY_FILE_MAX) {
-		seterr(err, errlen, "%s: too big (%lld bytes); a policy file is at most 1 MiB",
+		policy_seterr(err, errlen, "%s: too big (%lld bytes); a policy file is at most 1 MiB",
 		       st.origin, (long long)sb.st_size);
 		return -1;
 	}
@@ -455,14 +432,14 @@ int policy_parse_fd(struct policy *p, int fd, const char *origin, unsigned flags
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, errlen, "%s: %s", st.origin, errtext(errno, e, sizeof(e)));
+			policy_seterr(err, errlen, "%s: %s", st.origin, policy_errtext(errno, e, sizeof(e)));
 			return -1;
 		}
 		if (r == 0)
 			break;
 		total += (size_t)r;
 		if (total > POLICY_FILE_MAX) {
-			seterr(err, errlen, "%s: too big (more than 1 MiB); a policy file is at most 1 MiB",
+			policy_seterr(err, errlen, "%s: too big (more than 1 MiB); a policy file is at most 1 MiB",
 			       st.origin);
 			return -1;
 		}
@@ -494,7 +471,7 @@ int policy_parse_file(struct policy *p, const char *path, char *err, size_t errl
 	/* O_NONBLOCK: a FIFO must not hang us; policy_parse_fd rejects it. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", path, errtext(errno, e, sizeof(e)));
+		policy_seterr(err, errlen, "%s: %s", path, policy_errtext(errno, e, sizeof(e)));
 		return -1;
 	}
 	rc = policy_parse_fd(p, fd, path, 0, err, errlen);
@@ -513,7 +490,7 @@ int policy_add_gpu_spec(struct policy *p, const char *spec, char *err, size_t er
 
 	shown(sh, sizeof(sh), spec ? spec : "", n, SPEC_SHOWN_MAX);
 	if (n == 0) {
-		seterr(err, errlen, "--gpu '': empty; expected SOURCE[,memory=SIZE][,name=NAME] with SOURCE an index, a GPU-UUID or emulated[:PROFILE]");
+		policy_seterr(err, errlen, "--gpu '': empty; expected SOURCE[,memory=SIZE][,name=NAME] with SOURCE an index, a GPU-UUID or emulated[:PROFILE]");
 		return -1;
 	}
 	memset(&g, 0, sizeof(g));
@@ -527,26 +504,26 @@ int policy_add_gpu_spec(struct policy *p, const char *spec, char *err, size_t er
 		off += sn + 1;
 		trim(&s, &sn);
 		if (sn == 0) {
-			seterr(err, errlen, "--gpu '%s': empty item; expected SOURCE[,memory=SIZE][,name=NAME]", sh);
+			policy_seterr(err, errlen, "--gpu '%s': empty item; expected SOURCE[,memory=SIZE][,name=NAME]", sh);
 			return -1;
 		}
 		if (item++ == 0) {
 			if (sn >= sizeof(val)) {
-				seterr(err, errlen, "--gpu '%s': '%s' is not a GPU; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
+				policy_seterr(err, errlen, "--gpu '%s': '%s' is not a GPU; expected an index (0..%d), a GPU-UUID or emulated[:PROFILE]",
 				       sh, shown(ish, sizeof(ish), s, sn, SHOWN_MAX), POLICY_INDEX_MAX);
 				return -1;
 			}
 			memcpy(val, s, sn);
 			val[sn] = '\0';
 			if (policy_parse_source(val, &g, e, sizeof(e))) {
-				seterr(err, errlen, "--gpu '%s': %s", sh, e);
+				policy_seterr(err, errlen, "--gpu '%s': %s", sh, e);
 				return -1;
 			}
 			continue;
 		}
 		eq = memchr(s, '=', sn);
 		if (!eq) {
-			seterr(err, errlen, "--gpu '%s': '%s' is not key=value; expected memory=SIZE or name=NAME",
+			policy_seterr(err, errlen, "--gpu '%s': '%s' is not key=value; expected memory=SIZE or name=NAME",
 			       sh, shown(ish, sizeof(ish), s, sn, SHOWN_MAX));
 			return -1;
 		}
@@ -558,38 +535,38 @@ int policy_add_gpu_spec(struct policy *p, const char *spec, char *err, size_t er
 		trim(&v, &vn);
 		if (key_is(k, kn, "memory")) {
 			if (seen_memory++) {
-				seterr(err, errlen, "--gpu '%s': memory given twice; give it once", sh);
+				policy_seterr(err, errlen, "--gpu '%s': memory given twice; give it once", sh);
 				return -1;
 			}
 			if (vn >= sizeof(val)) {
-				seterr(err, errlen, "--gpu '%s': memory: '%s' is not a size; expected a size such as 8G or a percentage such as 50%%",
+				policy_seterr(err, errlen, "--gpu '%s': memory: '%s' is not a size; expected a size such as 8G or a percentage such as 50%%",
 				       sh, shown(ish, sizeof(ish), v, vn, SHOWN_MAX));
 				return -1;
 			}
 			memcpy(val, v, vn);
 			val[vn] = '\0';
 			if (policy_parse_memory(val, &g.memory, e, sizeof(e))) {
-				seterr(err, errlen, "--gpu '%s': memory: %s", sh, e);
+				policy_seterr(err, errlen, "--gpu '%s': memory: %s", sh, e);
 				return -1;
 			}
 		} else if (key_is(k, kn, "name")) {
 			if (seen_name++) {
-				seterr(err, errlen, "--gpu '%s': name given twice; give it once", sh);
+				policy_seterr(err, errlen, "--gpu '%s': name given twice; give it once", sh);
 				return -1;
 			}
 			if (policy_check_name(v, vn, e, sizeof(e))) {
-				seterr(err, errlen, "--gpu '%s': %s", sh, e);
+				policy_seterr(err, errlen, "--gpu '%s': %s", sh, e);
 				return -1;
 			}
 			memcpy(g.name, v, vn);
 		} else {
-			seterr(err, errlen, "--gpu '%s': unknown key '%s'; expected memory or name",
+			policy_seterr(err, errlen, "--gpu '%s': unknown key '%s'; expected memory or name",
 			       sh, shown(ish, sizeof(ish), k, kn, SHOWN_MAX));
 			return -1;
 		}
 	}
 	if (p->ngpus >= POLICY_MAX_GPUS) {
-		seterr(err, errlen, "--gpu '%s': too many GPUs; at most %d", sh, POLICY_MAX_GPUS);
+		policy_seterr(err, errlen, "--gpu '%s': too many GPUs; at most %d", sh, POLICY_MAX_GPUS);
 		return -1;
 	}
 	p->gpus[p->ngpus++] = g;
