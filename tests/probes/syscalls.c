@@ -197,7 +197,8 @@ struct outcome {
 	char text[64];
 };
 
-/* Runs fn(abi, call) in a forked child that sends back the raw return value. */
+/* Makes call c through abi (number nr) in a forked child, which sends back the raw
+ * return value through a pipe; a child killed before it could is reported as such. */
 static struct outcome try_in_child(enum abi abi, long nr, const struct call *c)
 {
 	struct outcome out;
