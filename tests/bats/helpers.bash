@@ -190,20 +190,26 @@ fixture_setup() { # MODE
 		return 1
 	fi
 
-	# A prefix under /tmp (a checkout there) stays reachable: bound back in place.
-	local keep=
-	case $VGPU_PREFIX/ in
-	/tmp/*)
-		exec 8<"$VGPU_PREFIX"
-		keep=1
-		;;
-	esac
+	# A checkout or prefix under /tmp (CI may clone there) stays reachable: each is
+	# bound back in place over the fixture's own /tmp.
+	local repo keep=() fd=8 d
+	repo=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	for d in "$repo" "$VGPU_PREFIX"; do
+		case $d/ in
+		/tmp/*)
+			case $d/ in "$repo"/*) [ "$d" != "$repo" ] && continue ;; esac
+			eval "exec $fd<\"\$d\""
+			keep+=("$fd:$d")
+			fd=$((fd + 1))
+			;;
+		esac
+	done
 	mount -t tmpfs -o mode=1777 vgpu-test-tmp /tmp
-	if [ -n "$keep" ]; then
-		mkdir -p "$VGPU_PREFIX"
-		mount --no-canonicalize --bind /proc/self/fd/8 "$VGPU_PREFIX"
-		exec 8<&-
-	fi
+	for d in "${keep[@]}"; do
+		mkdir -p "${d#*:}"
+		mount --no-canonicalize --bind "/proc/self/fd/${d%%:*}" "${d#*:}"
+		eval "exec ${d%%:*}<&-"
+	done
 	mkdir -m 755 "$FIX"
 	mkdir -m 1777 "$SCRATCH"
 
