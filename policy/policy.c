@@ -554,6 +554,27 @@ int policy_set_emulate(struct policy *p, const char *value, char *err, size_t er
 
 /* --- checks --------------------------------------------------------------------- */
 
+int policy_parse_driver_version(const char *text, int *out, char *err, size_t errlen)
+{
+	/* MAJOR.MINOR as CUDA writes versions; cuDriverGetVersion's number is
+	 * 1000 * MAJOR + 10 * MINOR. */
+	unsigned major = 0, minor = 0;
+	size_t i = 0, digits = 0;
+	char sh[SHOWN_MAX + 8];
+
+	while (text[i] >= '0' && text[i] <= '9' && digits < 3)
+		major = major * 10 + (unsigned)(text[i++] - '0'), digits++;
+	if (digits == 0 || text[i] != '.' || text[i + 1] < '0' || text[i + 1] > '9' || text[i + 2] != '\0' ||
+	    major < 10 || major > 99) {
+		policy_seterr(err, errlen, "'%s' is not a CUDA version; expected MAJOR.MINOR such as 13.0 or 12.8",
+			      shown(sh, sizeof(sh), text, strlen(text)));
+		return -1;
+	}
+	minor = (unsigned)(text[i + 1] - '0');
+	*out = (int)(major * 1000 + minor * 10);
+	return 0;
+}
+
 int policy_check(const struct policy *p, char *err, size_t errlen)
 {
 	char sh[SHOWN_MAX + 8], list[160], m[32];
@@ -561,6 +582,15 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 
 	if (p->lower != POLICY_LOWER_AUTO && p->lower != POLICY_LOWER_EMULATOR) {
 		policy_seterr(err, errlen, "invalid lower driver choice %d", (int)p->lower);
+		return -1;
+	}
+	if (p->launch != POLICY_LAUNCH_ERROR && p->launch != POLICY_LAUNCH_NOOP) {
+		policy_seterr(err, errlen, "invalid launch choice %d", (int)p->launch);
+		return -1;
+	}
+	if (p->driver_version && (p->driver_version < 10000 || p->driver_version > 99090 ||
+				  p->driver_version % 10 != 0 || p->driver_version % 1000 > 90)) {
+		policy_seterr(err, errlen, "invalid driver version %d", p->driver_version);
 		return -1;
 	}
 	n = field_len(p->emulate_profile, sizeof(p->emulate_profile));
@@ -713,6 +743,13 @@ int policy_validate(struct policy *p, char *err, size_t errlen)
 		}
 	}
 
+	if (lower != POLICY_LOWER_EMULATOR && (p->launch != POLICY_LAUNCH_ERROR || p->driver_version)) {
+		policy_seterr(err, errlen,
+			      "%s applies to the emulator only, and this policy uses the real driver; add emulate = yes (or --emulate)",
+			      p->launch != POLICY_LAUNCH_ERROR ? "launch = noop" : "driver-version");
+		return -1;
+	}
+
 	/* Everything checked: complete p. */
 	p->lower = lower;
 	if (lower != POLICY_LOWER_EMULATOR)
@@ -753,7 +790,7 @@ static int field_equal(const char *a, const char *b, size_t max)
 
 int policy_equal(const struct policy *a, const struct policy *b)
 {
-	if (a->lower != b->lower ||
+	if (a->lower != b->lower || a->launch != b->launch || a->driver_version != b->driver_version ||
 	    !field_equal(a->emulate_profile, b->emulate_profile, POLICY_PROFILE_MAX) ||
 	    !memory_equal(&a->memory, &b->memory) || a->ngpus != b->ngpus ||
 	    a->nsearch_paths != b->nsearch_paths || a->ngpus > POLICY_MAX_GPUS ||

@@ -70,8 +70,19 @@ enum policy_lower {
 	POLICY_LOWER_EMULATOR,  /* the emulator even where a driver exists */
 };
 
+/* What the emulator does with a kernel launch: it runs no GPU code. */
+enum policy_launch {
+	POLICY_LAUNCH_ERROR = 0, /* CUDA_ERROR_NOT_SUPPORTED, with one message */
+	POLICY_LAUNCH_NOOP,      /* success, doing nothing: for programs that must get past launches */
+};
+
 struct policy {
 	enum policy_lower lower;
+	/* The emulator's kernel launches (`launch = error | noop`). */
+	enum policy_launch launch;
+	/* The CUDA driver version the emulator reports, as cuDriverGetVersion does
+	 * (12080 for 12.8; `driver-version = 12.8`); 0: its default, 13.0. */
+	int driver_version;
 	/* Profile of the default emulated GPU (`emulate = PROFILE`, --emulate=PROFILE);
 	 * empty: POLICY_DEFAULT_PROFILE. */
 	char emulate_profile[POLICY_PROFILE_MAX];
@@ -92,6 +103,9 @@ extern const char *const policy_profiles[];
 int policy_profile_known(const char *profile);
 /* "h200, h100-80gb, ..." into buf (truncated to buflen); returns buf. */
 const char *policy_profiles_text(char *buf, size_t buflen);
+
+/* "12.8" or "13.0" → 12080 / 13000 (major 10..99, minor 0..9); 0 or -1 with err. */
+int policy_parse_driver_version(const char *text, int *out, char *err, size_t errlen);
 
 /* An empty policy: no GPU listed, no memory limit, lower AUTO. */
 void policy_init(struct policy *p);

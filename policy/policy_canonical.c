@@ -108,6 +108,10 @@ static void format(const struct policy *p, struct sink *s)
 		putf(s, "emulate-profile = %s\n", p->emulate_profile);
 	if (p->memory.kind != POLICY_MEMORY_UNSET)
 		putf(s, "memory = %s\n", policy_memory_text(&p->memory, m, sizeof(m)));
+	if (p->launch == POLICY_LAUNCH_NOOP)
+		puts_(s, "launch = noop\n");
+	if (p->driver_version)
+		putf(s, "driver-version = %d.%d\n", p->driver_version / 1000, p->driver_version % 1000 / 10);
 	for (unsigned i = 0; i < p->nsearch_paths; i++) {
 		puts_(s, "driver-path = ");
 		put_quoted(s, p->search_paths[i], POLICY_PATH_MAX);

@@ -38,7 +38,10 @@ static void trim(const char **s, size_t *n)
 
 /* --- keys ----------------------------------------------------------------------- */
 
-enum key_id { K_EMULATE, K_EMULATE_PROFILE, K_MEMORY, K_DRIVER_PATH, K_DEVICE, K_GPU_MEMORY, K_NAME, K_COUNT };
+enum key_id {
+	K_EMULATE, K_EMULATE_PROFILE, K_MEMORY, K_DRIVER_PATH, K_LAUNCH, K_DRIVER_VERSION,
+	K_DEVICE, K_GPU_MEMORY, K_NAME, K_COUNT
+};
 enum key_place { GLOBAL, GPU };
 
 static const struct key {
@@ -51,12 +54,14 @@ static const struct key {
 	[K_EMULATE_PROFILE] = { "emulate-profile", GLOBAL, POLICY_PROFILE_MAX - 1, "a profile" },
 	[K_MEMORY] = { "memory", GLOBAL, 127, "a size such as 8G or a percentage such as 50%" },
 	[K_DRIVER_PATH] = { "driver-path", GLOBAL, POLICY_PATH_MAX - 1, "an absolute directory" },
+	[K_LAUNCH] = { "launch", GLOBAL, 127, "error or noop" },
+	[K_DRIVER_VERSION] = { "driver-version", GLOBAL, 127, "a CUDA version such as 13.0 or 12.8" },
 	[K_DEVICE] = { "device", GPU, 127, "an index (0..63), a GPU-UUID or emulated[:PROFILE]" },
 	[K_GPU_MEMORY] = { "memory", GPU, 127, "a size such as 8G or a percentage such as 50%" },
 	[K_NAME] = { "name", GPU, POLICY_NAME_MAX - 1, "the name the GPU reports" },
 };
 
-#define GLOBAL_KEYS "emulate, emulate-profile, memory or driver-path"
+#define GLOBAL_KEYS "emulate, emulate-profile, memory, driver-path, launch or driver-version"
 #define GPU_KEYS "device, memory or name"
 
 static int key_is(const char *k, size_t n, const char *name)
@@ -234,6 +239,19 @@ static int assign(struct pstate *st, int k, const char *val)
 	case K_DRIVER_PATH:
 		if (policy_add_search_path(p, val, e, sizeof(e)))
 			return fail(st, st->lineno, "%s", e);
+		return 0;
+	case K_LAUNCH:
+		if (strcmp(val, "error") == 0)
+			p->launch = POLICY_LAUNCH_ERROR;
+		else if (strcmp(val, "noop") == 0)
+			p->launch = POLICY_LAUNCH_NOOP;
+		else
+			return fail(st, st->lineno, "launch: '%s' is not error or noop",
+				    shown(sh, sizeof(sh), val, strlen(val), SHOWN_MAX));
+		return 0;
+	case K_DRIVER_VERSION:
+		if (policy_parse_driver_version(val, &p->driver_version, e, sizeof(e)))
+			return fail(st, st->lineno, "driver-version: %s", e);
 		return 0;
 	case K_DEVICE:
 		if (policy_parse_source(val, st->gpu, e, sizeof(e)))

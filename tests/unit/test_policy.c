@@ -431,7 +431,7 @@ static void test_errors(void)
 	CHECK(strcmp(E, "policy.conf:7: unknown key 'memroy' in [gpu]; expected device, memory or name") == 0,
 	      "unknown key in [gpu]: %s", E);
 	check_err("unknown global key", "emulat = yes\n", "policy.conf:1: unknown key 'emulat' before any section",
-		  "expected emulate, emulate-profile, memory or driver-path");
+		  "expected emulate, emulate-profile, memory, driver-path, launch or driver-version");
 	check_err("unknown section", "[gpus]\ndevice = 0\n", "policy.conf:1: unknown section [gpus]; expected [gpu]",
 		  NULL);
 	check_err("section case", "[GPU]\n", "unknown section [GPU]", NULL);
@@ -999,6 +999,8 @@ static void random_policy(struct policy *p)
 
 	policy_init(p);
 	p->lower = rnd(2) ? POLICY_LOWER_EMULATOR : POLICY_LOWER_AUTO;
+	p->launch = rnd(2) ? POLICY_LAUNCH_NOOP : POLICY_LAUNCH_ERROR;
+	p->driver_version = rnd(2) ? 0 : (int)((10 + rnd(90)) * 1000 + 10 * rnd(10));
 	if (rnd(2))
 		strcpy(p->emulate_profile, policy_profiles[rnd(6)]);
 	random_memory(&p->memory);
@@ -1309,8 +1311,38 @@ static void test_canonical(void)
 	unlink(path);
 }
 
+/* The emulator's keys: launch and driver-version. */
+static void test_emulator_keys(void)
+{
+	int v = 0;
+
+	CHECK(ptext("launch = noop\n") == 0 && P.launch == POLICY_LAUNCH_NOOP, "launch = noop");
+	CHECK(ptext("launch = error\n") == 0 && P.launch == POLICY_LAUNCH_ERROR, "launch = error");
+	CHECK(ptext("") == 0 && P.launch == POLICY_LAUNCH_ERROR && P.driver_version == 0,
+	      "by default launches fail and the driver version is the emulator's own");
+	check_err("launch = run", "launch = run\n", "policy.conf:1: launch: 'run' is not error or noop", NULL);
+	check_err("launch in [gpu]", "[gpu]\ndevice = emulated\nlaunch = noop\n", "policy.conf:3:", "launch");
+	CHECK(ptext("driver-version = 12.8\n") == 0 && P.driver_version == 12080, "driver-version = 12.8 -> 12080");
+	CHECK(ptext("driver-version = 13.0\n") == 0 && P.driver_version == 13000, "driver-version = 13.0 -> 13000");
+	check_err("driver-version = 12", "driver-version = 12\n", "policy.conf:1: driver-version: '12' is not a CUDA version",
+		  "MAJOR.MINOR");
+	check_err("driver-version = 12.10", "driver-version = 12.10\n", "is not a CUDA version", NULL);
+	check_err("driver-version = 9.0", "driver-version = 9.0\n", "is not a CUDA version", NULL);
+	check_err("driver-version = x", "driver-version = x\n", "is not a CUDA version", NULL);
+	CHECK(policy_parse_driver_version("11.4", &v, E, sizeof(E)) == 0 && v == 11040, "11.4 -> 11040");
+	CHECK(vtext("emulate = yes\nlaunch = noop\ndriver-version = 12.4\n") == 0 && P.launch == POLICY_LAUNCH_NOOP &&
+		      P.driver_version == 12040,
+	      "launch and driver-version with the emulator");
+	check_verr("launch = noop on the real driver", "launch = noop\n", "launch = noop applies to the emulator only",
+		   "emulate = yes");
+	check_verr("driver-version on the real driver", "driver-version = 12.8\n[gpu]\ndevice = 0\n",
+		   "driver-version applies to the emulator only", NULL);
+	CHECK(vtext("launch = noop\n[gpu]\ndevice = emulated:t4\n") == 0, "emulated GPUs make launch = noop valid");
+}
+
 int main(void)
 {
+	test_emulator_keys();
 	test_sizes();
 	test_profiles();
 	test_accepted();
