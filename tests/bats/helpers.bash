@@ -193,7 +193,7 @@ fixture_setup() { # MODE
 	# A checkout or prefix under /tmp (CI may clone there) stays reachable: each is
 	# bound back in place over the fixture's own /tmp.
 	local repo keep=() fd=8 d
-	repo=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	repo=$(cd "$(dirname "$VGPU_HELPERS")/../.." && pwd)
 	for d in "$repo" "$VGPU_PREFIX"; do
 		case $d/ in
 		/tmp/*)
