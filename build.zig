@@ -39,6 +39,16 @@ const launcher_sources = [_][]const u8{
     "launcher/target.c",
 };
 
+// The emulator's sources.  Each list belongs to one part of the emulator; add a file to
+// its list when you add it to the tree.
+const emulator_common_sources = [_][]const u8{
+    "emulator/common/unsupported.c",
+    "shim/common/runtime_dir.c",
+};
+const emulator_cuda_core_sources = [_][]const u8{};
+const emulator_cuda_memory_sources = [_][]const u8{};
+const emulator_nvml_sources = [_][]const u8{};
+
 pub fn build(b: *std.Build) void {
     // Release with safety checks unless asked otherwise: this is what users run.
     const optimize = b.option(std.builtin.Optimize, "optimize", "debug, safe (default), fast or small") orelse .safe;
@@ -78,6 +88,43 @@ pub fn build(b: *std.Build) void {
     run_dir.addDirectoryArg(.{ .relative = .{ .base = .install_lib, .sub_path = "vgpu/run" } });
     run_dir.has_side_effects = true;
     b.getInstallStep().dependOn(&run_dir.step);
+
+    // --- the emulator: lib/vgpu/emulator/{libcuda.so.1,libnvidia-ml.so.1} -------------------
+    // Every exported name of the real driver gets a generated stub (tools/gen_stubs.c)
+    // that an implementation in the sources overrides.
+    const gen_stubs = b.addExecutable(.{ .name = "gen_stubs", .root_module = b.createModule(.{
+        .target = b.graph.host,
+        .optimize = .debug,
+        .link_libc = true,
+    }) });
+    gen_stubs.root_module.addCSourceFile(.{ .file = b.path("tools/gen_stubs.c"), .flags = &c_flags });
+    const emulator_libs = [_]struct { name: []const u8, exports: []const u8, unsupported: []const u8, sources: []const []const u8 }{
+        .{ .name = "cuda", .exports = "emulator/data/libcuda.exports", .unsupported = "801", .sources = &(emulator_cuda_core_sources ++ emulator_cuda_memory_sources) },
+        .{ .name = "nvidia-ml", .exports = "emulator/data/libnvidia-ml.exports", .unsupported = "3", .sources = &emulator_nvml_sources },
+    };
+    for (emulator_libs) |e| {
+        const gen = b.addRunArtifact(gen_stubs);
+        gen.addFileArg(b.path(e.exports));
+        const stubs = gen.addOutputFileArg(b.fmt("{s}_stubs.c", .{e.name}));
+        gen.addArg(e.unsupported);
+        const lib = b.addLibrary(.{
+            .name = e.name,
+            .version = .{ .major = 1, .minor = 0, .patch = 0 },
+            .linkage = .dynamic,
+            .root_module = b.createModule(.{ .target = glibc, .optimize = optimize, .link_libc = true }),
+        });
+        const emu_flags = c_flags ++ .{ "-fvisibility=hidden", "-pthread" };
+        lib.root_module.addIncludePath(b.path("."));
+        lib.root_module.addCSourceFile(.{ .file = stubs, .flags = &emu_flags });
+        lib.root_module.addCSourceFiles(.{ .files = e.sources, .flags = &emu_flags });
+        lib.root_module.addCSourceFiles(.{ .files = &emulator_common_sources, .flags = &emu_flags });
+        lib.root_module.addCSourceFiles(.{ .files = &policy_sources, .flags = &emu_flags });
+        lib.root_module.linkSystemLibrary("pthread", .{});
+        lib.root_module.linkSystemLibrary("dl", .{});
+        const file = b.fmt("lib{s}.so.1", .{e.name});
+        const inst = b.addInstallFileWithDir(lib.getEmittedBin(), .lib, b.fmt("vgpu/emulator/{s}", .{file}));
+        b.getInstallStep().dependOn(&inst.step);
+    }
 
     // --- tests ---------------------------------------------------------------------------
     const test_step = b.step("test", "Run every test suite; ends with 'N passed, N failed'");

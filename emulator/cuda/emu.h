@@ -1,0 +1,40 @@
+/* Internal interface between the parts of the CUDA side of the emulator.
+ *
+ * core   (init.c, device.c, context.c, procaddr.c, export_tables.c, ...): cuInit,
+ *        versions, devices, contexts (primary and ordinary, the per-thread stack,
+ *        context-local storage), cuGetProcAddress, cuGetExportTable.
+ * memory (memory.c, copy.c, stream.c, event.c, vmm.c, pool.c, module.c, ...): the
+ *        address space, allocations, copies, memset, streams, events, modules and
+ *        libraries, launches.
+ * Each side implements what it declares here and calls only what the other declares. */
+#ifndef VGPU_EMU_H
+#define VGPU_EMU_H
+
+#include "emulator/common/config.h"
+#include "emulator/include/cuda_abi.h"
+
+/* --- implemented by core --------------------------------------------------------- */
+
+/* CUDA_SUCCESS once cuInit succeeded in this process, else CUDA_ERROR_NOT_INITIALIZED
+ * (or the configuration's error as CUDA_ERROR_INVALID_VALUE... see core). */
+CUresult emu_check_init(void);
+
+/* Number of devices; a valid ordinal's configuration (NULL when out of range). */
+unsigned emu_device_count(void);
+const struct emu_device_config *emu_device(int ordinal);
+
+/* The calling thread's current context: *out set and CUDA_SUCCESS, or
+ * CUDA_ERROR_INVALID_CONTEXT when there is none (and NOT_INITIALIZED before cuInit). */
+CUresult emu_context_current(CUcontext *out);
+/* A handle the application passed: CUDA_SUCCESS when it is a live context. */
+CUresult emu_context_check(CUcontext ctx);
+/* The device ordinal a (checked) context belongs to. */
+int emu_context_device(CUcontext ctx);
+
+/* --- implemented by memory ------------------------------------------------------- */
+
+/* Called by core when a context is destroyed or a primary context reset or released
+ * to zero: free everything the context owns (allocations, streams, events, modules). */
+void emu_memory_context_gone(CUcontext ctx);
+
+#endif
