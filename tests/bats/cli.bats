@@ -149,3 +149,14 @@ a --version
 	assert_line --partial "2147483648"
 	assert_line --partial "emulated:t4"
 }
+
+@test "the man page vgpu-run(1) and --help name the same long options" {
+	man_page="$BATS_TEST_DIRNAME/../../docs/vgpu-run.1"
+	[ -f "$man_page" ] || fail "no $man_page"
+	from_help=$(in_fixture none 'vgpu --help' | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+	# The man page writes a dash as \-; only the OPTIONS section lists options.
+	from_man=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_page" | sed 's/\\-/-/g' |
+		grep -oE -- '--[a-z][a-z-]+' | sort -u)
+	[ -n "$from_help" ] || fail "no option found in --help"
+	[ "$from_help" = "$from_man" ] || fail "--help: $(echo $from_help) / man page: $(echo $from_man)"
+}
