@@ -1,6 +1,5 @@
 #include "launcher/discover.h"
 
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "launcher/ldcache.h"
@@ -36,40 +36,34 @@ static const char *const standard_dirs[] = {
 	NULL,
 };
 
-/* The globs Ollama (up to 0.12.3) searches for the driver, libcuda's and the same
- * places for NVML; it dlopens what they match, so each must be covered. */
-static const char *const ollama_globs[LIB_COUNT][10] = {
-	{
-		"/usr/local/cuda*/targets/*/lib/libcuda.so*",
-		"/usr/lib/*-linux-gnu/nvidia/current/libcuda.so*",
-		"/usr/lib/*-linux-gnu/libcuda.so*",
-		"/usr/lib/wsl/lib/libcuda.so*",
-		"/usr/lib/wsl/drivers/*/libcuda.so*",
-		"/opt/cuda/lib*/libcuda.so*",
-		"/usr/local/cuda/lib*/libcuda.so*",
-		"/usr/lib*/libcuda.so*",
-		"/usr/local/lib*/libcuda.so*",
-		NULL,
-	},
-	{
-		"/usr/local/cuda*/targets/*/lib/libnvidia-ml.so*",
-		"/usr/lib/*-linux-gnu/nvidia/current/libnvidia-ml.so*",
-		"/usr/lib/*-linux-gnu/libnvidia-ml.so*",
-		"/usr/lib/wsl/lib/libnvidia-ml.so*",
-		"/usr/lib/wsl/drivers/*/libnvidia-ml.so*",
-		"/opt/cuda/lib*/libnvidia-ml.so*",
-		"/usr/local/cuda/lib*/libnvidia-ml.so*",
-		"/usr/lib*/libnvidia-ml.so*",
-		"/usr/local/lib*/libnvidia-ml.so*",
-		NULL,
-	},
+/* The places Ollama (up to 0.12.3) globs for libcuda.so* (and we for libnvidia-ml.so*
+ * too): it dlopens what they match, so each must be covered.  Only the directory part
+ * is a glob here; each matching directory is then read like any other. */
+static const char *const ollama_dir_globs[] = {
+	"/usr/local/cuda*/targets/*/lib",
+	"/usr/lib/*-linux-gnu/nvidia/current",
+	"/usr/lib/*-linux-gnu",
+	"/usr/lib/wsl/lib",
+	"/usr/lib/wsl/drivers/*",
+	"/opt/cuda/lib*",
+	"/usr/local/cuda/lib*",
+	"/usr/lib*",
+	"/usr/local/lib*",
+	NULL,
 };
+
+/* Directories are read once each: /lib and /usr/lib, or a glob and a standard
+ * directory, are often the same directory, and the big ones cost the most. */
+#define MAX_DIRS_READ 256
 
 struct search {
 	struct discovery *d;
 	dev_t own_dev[2 * LIB_COUNT]; /* our shim and emulator files: never "the driver" */
 	ino_t own_ino[2 * LIB_COUNT];
 	unsigned nown;
+	dev_t dir_dev[MAX_DIRS_READ];
+	ino_t dir_ino[MAX_DIRS_READ];
+	unsigned ndirs;
 };
 
 static int lib_of_name(const char *name, enum driver_lib *lib)
@@ -186,22 +180,55 @@ static void search_ldcache(struct search *s)
 		    "rebuild it", LDCACHE_PATH);
 }
 
+/* Linux's directory entry as getdents64 returns it. */
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 static void search_dir(struct search *s, const char *dir, const char *rule)
 {
-	DIR *dp = opendir(dir);
-	if (!dp)
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	struct dirent *de;
-	char path[PATH_MAX];
-	while ((de = readdir(dp))) {
-		enum driver_lib lib;
-		if (!lib_of_name(de->d_name, &lib))
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
-			continue;
-		consider(s, path, rule);
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		for (unsigned i = 0; i < s->ndirs; i++) {
+			if (s->dir_dev[i] == st.st_dev && s->dir_ino[i] == st.st_ino) {
+				close(fd);
+				return;
+			}
+		}
+		if (s->ndirs < MAX_DIRS_READ) {
+			s->dir_dev[s->ndirs] = st.st_dev;
+			s->dir_ino[s->ndirs] = st.st_ino;
+			s->ndirs++;
+		}
 	}
-	closedir(dp);
+	/* getdents64 with a large buffer rather than readdir(3): musl reads 2 KiB at a
+	 * time, and the directories worth searching hold thousands of entries, so
+	 * the number of system calls is most of vgpu-run's start-up time. */
+	static unsigned char buf[64 << 10] __attribute__((aligned(8)));
+	char path[PATH_MAX];
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *de = (struct linux_dirent64 *)(buf + off);
+			off += de->d_reclen;
+			enum driver_lib lib;
+			if (!lib_of_name(de->d_name, &lib))
+				continue;
+			if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+				continue;
+			consider(s, path, rule);
+		}
+	}
+	close(fd);
 }
 
 static void search_path_list(struct search *s, const char *list, const char *rule)
@@ -222,14 +249,12 @@ static void search_path_list(struct search *s, const char *list, const char *rul
 
 static void search_globs(struct search *s)
 {
-	for (int l = 0; l < LIB_COUNT; l++) {
-		for (const char *const *g = ollama_globs[l]; *g; g++) {
-			glob_t gl;
-			if (glob(*g, GLOB_NOSORT, NULL, &gl) == 0)
-				for (size_t i = 0; i < gl.gl_pathc; i++)
-					consider(s, gl.gl_pathv[i], "Ollama glob");
-			globfree(&gl);
-		}
+	for (const char *const *g = ollama_dir_globs; *g; g++) {
+		glob_t gl;
+		if (glob(*g, GLOB_NOSORT, NULL, &gl) == 0)
+			for (size_t i = 0; i < gl.gl_pathc; i++)
+				search_dir(s, gl.gl_pathv[i], "Ollama glob"); /* no-op on a file */
+		globfree(&gl);
 	}
 }
 
@@ -247,8 +272,12 @@ static void remember_own(struct search *s, const char *lib_dir, const char *sub,
 
 void discover_driver(const struct policy *p, const char *lib_dir, struct discovery *d)
 {
-	memset(d, 0, sizeof *d);
-	struct search s = { .d = d };
+	/* d is big (paths of every file) and comes zeroed (static): touching all of it
+	 * would cost more page faults than the whole search. */
+	d->nfiles = 0;
+	static struct search s; /* big: not on the stack */
+	memset(&s, 0, sizeof s);
+	s.d = d;
 	for (int l = 0; l < LIB_COUNT; l++) {
 		remember_own(&s, lib_dir, "", driver_soname[l]);
 		remember_own(&s, lib_dir, "/emulator", driver_soname[l]);

@@ -45,6 +45,7 @@ struct discovery {
 /* The names everything revolves around, by library. */
 extern const char *const driver_soname[LIB_COUNT];   /* "libcuda.so.1", "libnvidia-ml.so.1" */
 
+/* d must be zero-filled (a static variable): it is filled, not cleared. */
 void discover_driver(const struct policy *p, const char *lib_dir, struct discovery *d);
 
 /* The file the shim will load as each library's lower driver: the first non-stub
