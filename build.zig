@@ -44,10 +44,37 @@ const launcher_sources = [_][]const u8{
 const emulator_common_sources = [_][]const u8{
     "emulator/common/unsupported.c",
     "shim/common/runtime_dir.c",
+    "emulator/common/config.c",
+    "emulator/common/profiles.c",
+    "emulator/common/state.c",
 };
-const emulator_cuda_core_sources = [_][]const u8{};
-const emulator_cuda_memory_sources = [_][]const u8{};
-const emulator_nvml_sources = [_][]const u8{};
+const emulator_cuda_core_sources = [_][]const u8{
+    "emulator/cuda/init.c",
+    "emulator/cuda/device.c",
+    "emulator/cuda/context.c",
+    "emulator/cuda/procaddr.c",
+    "emulator/cuda/export_tables.c",
+    "emulator/cuda/md2.c",
+};
+const emulator_cuda_memory_sources = [_][]const u8{
+    "emulator/cuda/memory.c",
+    "emulator/cuda/copy.c",
+    "emulator/cuda/stream.c",
+    "emulator/cuda/event.c",
+    "emulator/cuda/vmm.c",
+    "emulator/cuda/pool.c",
+    "emulator/cuda/module.c",
+    "emulator/cuda/launch.c",
+    "emulator/cuda/handles.c",
+};
+const emulator_nvml_sources = [_][]const u8{
+    "emulator/nvml/init.c",
+    "emulator/nvml/system.c",
+    "emulator/nvml/device.c",
+    "emulator/nvml/device_mem.c",
+    "emulator/nvml/device_state.c",
+    "emulator/nvml/profiles_nvml.c",
+};
 
 pub fn build(b: *std.Build) void {
     // Release with safety checks unless asked otherwise: this is what users run.
@@ -121,6 +148,8 @@ pub fn build(b: *std.Build) void {
         lib.root_module.addCSourceFiles(.{ .files = &policy_sources, .flags = &emu_flags });
         lib.root_module.linkSystemLibrary("pthread", .{});
         lib.root_module.linkSystemLibrary("dl", .{});
+        // An unresolved symbol is a build error, not a library that fails to load.
+        lib.link_z_defs = true;
         const file = b.fmt("lib{s}.so.1", .{e.name});
         const inst = b.addInstallFileWithDir(lib.getEmittedBin(), .lib, b.fmt("vgpu/emulator/{s}", .{file}));
         b.getInstallStep().dependOn(&inst.step);
@@ -135,6 +164,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "test_ldcache", .files = &.{ "tests/unit/test_ldcache.c", "launcher/ldcache.c" } },
         .{ .name = "fuzz_ldcache", .files = &.{ "tests/fuzz/fuzz_ldcache.c", "tests/fuzz/fuzz_replay.c", "launcher/ldcache.c" } },
         .{ .name = "test_sandbox", .files = &.{ "tests/unit/test_sandbox.c", "launcher/sandbox.c", "launcher/log.c" } },
+        .{ .name = "test_md2", .files = &.{ "tests/unit/test_md2.c", "emulator/cuda/md2.c" } },
     };
     for (unit_tests) |t| {
         const exe = b.addExecutable(.{
@@ -204,6 +234,80 @@ pub fn build(b: *std.Build) void {
     run_tests.stdio = .inherit;
     run_tests.step.dependOn(tests_install);
     test_step.dependOn(&run_tests.step);
+
+    // --- the shim: lib/vgpu/{libcuda.so.1,libnvidia-ml.so.1} ---
+    // Every exported name of the real driver gets a generated weak forwarder
+    // (tools/gen_forwarders.c: one indirect jump through a table that start-up fills
+    // with the lower driver's functions); a strong definition in the shim's sources
+    // intercepts the name.  Design: docs/shim.md.  (After the tests section: the
+    // shim's test probe joins the `tests` step.)
+    {
+        const shim_common_sources = [_][]const u8{
+            "shim/common/shim.c",
+            "shim/common/runtime_dir.c",
+        };
+        const shim_cuda_sources = [_][]const u8{
+            "shim/cuda/shim_cuda.c",
+            "shim/cuda/procaddr.c",
+        };
+        const shim_nvml_sources = [_][]const u8{
+            "shim/nvml/shim_nvml.c",
+        };
+        const gen_forwarders = b.addExecutable(.{ .name = "gen_forwarders", .root_module = b.createModule(.{
+            .target = b.graph.host,
+            .optimize = .debug,
+            .link_libc = true,
+        }) });
+        gen_forwarders.root_module.addCSourceFile(.{ .file = b.path("tools/gen_forwarders.c"), .flags = &c_flags });
+        const shim_libs = [_]struct { name: []const u8, prefix: []const u8, exports: []const u8, sources: []const []const u8 }{
+            .{ .name = "cuda", .prefix = "cuda", .exports = "emulator/data/libcuda.exports", .sources = &shim_cuda_sources },
+            .{ .name = "nvidia-ml", .prefix = "nvml", .exports = "emulator/data/libnvidia-ml.exports", .sources = &shim_nvml_sources },
+        };
+        for (shim_libs) |s| {
+            const gen = b.addRunArtifact(gen_forwarders);
+            gen.addFileArg(b.path(s.exports));
+            const forwarders = gen.addOutputFileArg(b.fmt("{s}_forwarders.c", .{s.prefix}));
+            gen.addArg(s.prefix);
+            const lib = b.addLibrary(.{
+                .name = s.name,
+                .version = .{ .major = 1, .minor = 0, .patch = 0 },
+                .linkage = .dynamic,
+                .root_module = b.createModule(.{ .target = glibc, .optimize = optimize, .link_libc = true }),
+            });
+            // Hidden by default: the library exports exactly the driver's names.  No
+            // function-type sanitizer: the shim calls the lower driver's functions
+            // through its own declarations of them, which no other library shares.
+            const shim_flags = c_flags ++ .{ "-fvisibility=hidden", "-pthread", "-fno-sanitize=function" };
+            lib.root_module.addIncludePath(b.path("."));
+            lib.root_module.addCSourceFile(.{ .file = forwarders, .flags = &shim_flags });
+            lib.root_module.addCSourceFiles(.{ .files = s.sources, .flags = &shim_flags });
+            lib.root_module.addCSourceFiles(.{ .files = &shim_common_sources, .flags = &shim_flags });
+            lib.root_module.addCSourceFiles(.{ .files = &policy_sources, .flags = &shim_flags });
+            lib.root_module.linkSystemLibrary("pthread", .{});
+            lib.root_module.linkSystemLibrary("dl", .{});
+            lib.link_z_defs = true;
+            const file = b.fmt("lib{s}.so.1", .{s.name});
+            const inst = b.addInstallFileWithDir(lib.getEmittedBin(), .lib, b.fmt("vgpu/{s}", .{file}));
+            b.getInstallStep().dependOn(&inst.step);
+        }
+        // The shim's test probe (tests/bats/shim.bats): glibc, dynamic.
+        const shimcall = b.addExecutable(.{ .name = "shimcall", .root_module = glibcModule(b, glibc, .debug) });
+        shimcall.root_module.addCSourceFile(.{ .file = b.path("tests/probes/shimcall.c"), .flags = &(c_flags ++ .{"-fno-sanitize=function"}) });
+        shimcall.root_module.linkSystemLibrary("dl", .{});
+        const shimcall_inst = b.addInstallArtifact(shimcall, .{ .dest_dir = .{ .override = .{ .custom = "tests/bin" } } });
+        tests_install.dependOn(&shimcall_inst.step);
+        // The generator's own unit test: its output for a small list, built into a
+        // program that calls through the forwarders and the lazy path.
+        const gen_test = b.addRunArtifact(gen_forwarders);
+        gen_test.addFileArg(b.path("tests/unit/forwarders_test.exports"));
+        const test_fwd = gen_test.addOutputFileArg("t_forwarders.c");
+        gen_test.addArg("t");
+        const fwd_test = b.addExecutable(.{ .name = "test_forwarders", .root_module = glibcModule(b, glibc, .debug) });
+        fwd_test.root_module.addCSourceFile(.{ .file = test_fwd, .flags = &c_flags });
+        fwd_test.root_module.addCSourceFile(.{ .file = b.path("tests/unit/test_forwarders.c"), .flags = &c_flags });
+        const fwd_test_inst = b.addInstallArtifact(fwd_test, .{ .dest_dir = .{ .override = .{ .custom = "tests/unit" } } });
+        tests_install.dependOn(&fwd_test_inst.step);
+    }
 }
 
 fn muslModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, deps: std.Build.LazyPath) *std.Build.Module {

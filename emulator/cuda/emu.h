@@ -37,4 +37,9 @@ int emu_context_device(CUcontext ctx);
  * to zero: free everything the context owns (allocations, streams, events, modules). */
 void emu_memory_context_gone(CUcontext ctx);
 
+/* Optional (core calls it when it is linked in, else treats the context as idle):
+ * cuCtxSynchronize(_v2) on a (checked) context: wait until all work queued in it is
+ * done; returns what the first failed piece of work returned, else CUDA_SUCCESS. */
+CUresult emu_memory_context_synchronize(CUcontext ctx);
+
 #endif
