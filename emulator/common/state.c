@@ -332,6 +332,7 @@ static struct slot *my(void)
 	int slot = __atomic_load_n(&my_slot, __ATOMIC_ACQUIRE);
 	if (slot >= 0)
 		return &st->slots[slot];
+	open_lock_fd(); /* after fork(): our own description first (it takes the mutex) */
 	pthread_mutex_lock(&state_mutex);
 	if (my_slot < 0) {
 		pid_t me = getpid();
@@ -340,7 +341,7 @@ static struct slot *my(void)
 		} else {
 			uint64_t start = proc_start_time(me);
 			for (unsigned i = 0; i < STATE_SLOTS && my_slot < 0; i++) {
-				if (ofd_locks && open_lock_fd() >= 0) {
+				if (ofd_locks && lock_fd >= 0) {
 					struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 							    .l_start = LOCK_BASE + i, .l_len = 1 };
 					if (fcntl(lock_fd, F_OFD_SETLK, &fl) == 0) {

@@ -368,8 +368,9 @@ EMU_API CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction 
 CUresult emu_occupancy(const struct emu_function *f, int dev, int block_size, size_t dyn_smem, int *out)
 {
 	*out = 0;
-	if (block_size <= 0 || block_size > func_max_threads(f, dev))
-		return CUDA_SUCCESS;
+	if (block_size <= 0 || block_size > func_max_threads(f, dev) ||
+	    dyn_smem > (size_t)func_max_dynamic_shared(f, dev))
+		return CUDA_SUCCESS; /* such a block cannot be launched at all */
 	int warp = 32;
 	int warps = (block_size + warp - 1) / warp;
 	int by_blocks = emu_attr(dev, EMU_ATTR_MAX_BLOCKS_PER_MULTIPROCESSOR, 32);

@@ -161,8 +161,9 @@ void emu_pools_context_gone(CUcontext ctx);
 
 /* --- pools (pool.c) ------------------------------------------------------------------ */
 /* Accounting of an allocation made from / returned to a pool; locked. */
-void emu_pool_note_alloc(struct emu_mempool *p, uint64_t bytes);
-void emu_pool_note_free(struct emu_mempool *p, uint64_t bytes);
+/* used: bytes asked for; reserved: address space (and capacity) taken for them. */
+void emu_pool_note_alloc(struct emu_mempool *p, uint64_t used, uint64_t reserved);
+void emu_pool_note_free(struct emu_mempool *p, uint64_t used, uint64_t reserved);
 
 /* --- VMM (vmm.c) ---------------------------------------------------------------------- */
 /* The reservation a mapping lies in: its start and size (locked). */

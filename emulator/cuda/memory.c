@@ -433,7 +433,7 @@ static CUresult devmem_alloc_in(struct emu_ranges *s, CUcontext ctx, int device,
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (pool)
-		emu_pool_note_alloc(pool, span);
+		emu_pool_note_alloc(pool, size, span);
 	emu_mem_unlock();
 	*out = addr;
 	return CUDA_SUCCESS;
@@ -454,7 +454,7 @@ void emu_devmem_release_locked(struct emu_alloc *a)
 	emu_space_decommit(a->start, a->span);
 	emu_space_free(a->start, a->span);
 	if (a->pool)
-		emu_pool_note_free(a->pool, a->span);
+		emu_pool_note_free(a->pool, a->size, a->span);
 	emu_capacity_give(a->device, a->counted);
 	free(a);
 }

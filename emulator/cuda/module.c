@@ -443,10 +443,16 @@ static int parse_elf(struct emu_module *m, const unsigned char *d, uint64_t len)
 			f->shared_static = (int)sec[i].size;
 		}
 	}
-	/* A kernel without .nv.info takes nothing. */
-	for (size_t i = 0; i < m->nfuncs; i++)
+	/* A kernel without .nv.info takes nothing; user constants (bank 3) are the module's. */
+	uint64_t consts = 0;
+	for (uint16_t i = 0; i < shnum; i++)
+		if (strcmp(sec_name(d, len, shstr, sec[i].name), ".nv.constant3") == 0)
+			consts = sec[i].size;
+	for (size_t i = 0; i < m->nfuncs; i++) {
 		if (m->funcs[i]->nparams < 0 && m->funcs[i]->binary_version)
 			set_params(m->funcs[i], NULL, 0, 0);
+		m->funcs[i]->const_bytes = (int)consts;
+	}
 	free(sec);
 	return 0;
 }
@@ -602,6 +608,7 @@ static int parse_ptx(struct emu_module *m, const char *text, uint64_t len)
 	}
 	const char *end = t + len;
 	int depth = 0, seen = 0;
+	uint64_t consts = 0; /* bytes of .const variables */
 	const char *p = t;
 	size_t n;
 	for (const char *tok = token(p, end, &n); n; tok = token(tok + n, end, &n)) {
@@ -681,6 +688,8 @@ static int parse_ptx(struct emu_module *m, const char *text, uint64_t len)
 			const char *gname, *init;
 			size_t glen;
 			if (ptx_decl(tok + n, semi, &size, &align, &gname, &glen, &elem, &init)) {
+				if (tok[1] == 'c')
+					consts += (consts + align - 1) / align * align - consts + size;
 				unsigned char *data = init ? ptx_initializer(init, semi, elem, size) : NULL;
 				add_global(m, gname, glen, size, data);
 				free(data);
@@ -691,6 +700,9 @@ static int parse_ptx(struct emu_module *m, const char *text, uint64_t len)
 		}
 	}
 	free(t);
+	for (size_t i = 0; i < m->nfuncs; i++)
+		if (consts > (uint64_t)m->funcs[i]->const_bytes)
+			m->funcs[i]->const_bytes = (int)consts;
 	return seen ? 0 : -1;
 }
 
@@ -833,7 +845,9 @@ static int parse_fatbin(struct emu_module *m, const unsigned char *d)
 	return read;
 }
 
-/* What image is and what it declares.  known_len: 0 when the caller did not say. */
+/* What image is and what it declares.  known_len: 0 when the caller did not say.
+ * 0: read; -1: an image (wrapper, fatbin, ELF) that could not be read; -2: no image at
+ * all (not even text that looks like PTX). */
 static int parse_image(struct emu_module *m, const unsigned char *d, uint64_t known_len, int depth)
 {
 	if (!d || depth > 4)
@@ -842,7 +856,7 @@ static int parse_image(struct emu_module *m, const unsigned char *d, uint64_t kn
 	if (magic == WRAPPER_MAGIC) {
 		const unsigned char *inner;
 		memcpy(&inner, d + 8, sizeof inner);
-		return parse_image(m, inner, 0, depth + 1);
+		return inner && parse_image(m, inner, 0, depth + 1) == 0 ? 0 : -1;
 	}
 	if (magic == FATBIN_MAGIC) {
 		/* Several fatbins may follow one another (relocatable device code). */
@@ -866,7 +880,7 @@ static int parse_image(struct emu_module *m, const unsigned char *d, uint64_t kn
 	}
 	/* PTX: text up to its terminating NUL. */
 	uint64_t len = known_len ? strnlen((const char *)d, known_len) : strnlen((const char *)d, IMAGE_MAX);
-	return parse_ptx(m, (const char *)d, len);
+	return parse_ptx(m, (const char *)d, len) == 0 ? 0 : -2;
 }
 
 /* --- module objects ------------------------------------------------------------------------- */
@@ -905,15 +919,31 @@ static void module_destroy(struct emu_module *m)
 	free(m);
 }
 
-/* Makes a module from an image (never fails for a bad image). */
-static CUresult module_create(const void *image, uint64_t len, CUcontext ctx, struct emu_module **out)
+/* Makes a module from an image.  An image that cannot be read loads with nothing listed
+ * (lenient); only strict callers (cuModuleLoad*, as the real driver does) refuse input
+ * that is no image at all, with CUDA_ERROR_INVALID_IMAGE.  Libraries never refuse
+ * (cudart poisons the process when cuLibraryLoadData fails; the real driver, loading
+ * lazily, accepts anything there too). */
+static CUresult module_create(const void *image, uint64_t len, CUcontext ctx, int strict, struct emu_module **out)
 {
 	struct emu_module *m = calloc(1, sizeof *m);
 	if (!m)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	m->magic = MODULE_MAGIC;
 	m->ctx = ctx;
-	if (parse_image(m, image, len, 0) != 0)
+	int parsed = parse_image(m, image, len, 0);
+	if (parsed == -2 && strict) {
+		free(m->funcs);
+		free(m->index);
+		for (size_t i = 0; i < m->nglobals; i++) {
+			free(m->globals[i].name);
+			free(m->globals[i].init);
+		}
+		free(m->globals);
+		free(m);
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	if (parsed != 0)
 		m->lenient = 1;
 	pthread_mutex_lock(&module_mutex);
 	int bad = emu_hset_add(&modules, m);
@@ -977,7 +1007,7 @@ static CUresult load_module(CUmodule *module, const void *image, uint64_t len)
 		return rc;
 	if (!module || !image)
 		return CUDA_ERROR_INVALID_VALUE;
-	return module_create(image, len, ctx, module);
+	return module_create(image, len, ctx, 1, module);
 }
 
 EMU_API CUresult cuModuleLoadData(CUmodule *module, const void *image)
@@ -1055,7 +1085,7 @@ EMU_API CUresult cuModuleLoad(CUmodule *module, const char *fname)
 	rc = read_file(fname, &data, &len);
 	if (rc != CUDA_SUCCESS)
 		return rc;
-	rc = module_create(data, len ? len : 1, ctx, module);
+	rc = module_create(data, len ? len : 1, ctx, 1, module);
 	free(data);
 	return rc;
 }
@@ -1214,7 +1244,7 @@ static CUresult library_create(const void *code, uint64_t len, CUlibrary *out)
 	if (!l)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	struct emu_module *m;
-	CUresult rc = module_create(code, len, NULL, &m);
+	CUresult rc = module_create(code, len, NULL, 0, &m);
 	if (rc != CUDA_SUCCESS) {
 		free(l);
 		return rc;

@@ -1,7 +1,8 @@
 /* Stream-ordered allocation (cuMemAllocAsync, cuMemFreeAsync) and memory pools.
  * Allocations happen when they are enqueued and frees likewise (mem_internal.h), so a
- * pool keeps nothing cached: its reserved memory is exactly what is allocated from it,
- * and trimming has nothing to give back.  Each device has a default pool and a current
+ * pool keeps nothing cached: its reserved memory is exactly the address space of what is
+ * allocated from it (the real driver reserves 32 MiB at a time and keeps it up to the
+ * release threshold), and trimming has nothing to give back.  Each device has a default pool and a current
  * pool (the default until cuDeviceSetMemPool). */
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,8 @@ struct emu_mempool {
 	CUmemPoolProps props;
 	int reuse[4]; /* by attribute 1..3 */
 	uint64_t release_threshold;
-	uint64_t used_cur, used_high;
-	uint64_t reserved_high;
+	uint64_t used_cur, used_high;         /* bytes asked for */
+	uint64_t reserved_cur, reserved_high; /* bytes taken from the device */
 	int access[EMU_MAX_DEVICES]; /* CUmemAccess_flags of other devices */
 };
 
@@ -68,24 +69,27 @@ static CUresult check_device(CUdevice dev)
 	return CUDA_SUCCESS;
 }
 
-void emu_pool_note_alloc(struct emu_mempool *p, uint64_t bytes)
+void emu_pool_note_alloc(struct emu_mempool *p, uint64_t used, uint64_t reserved)
 {
 	pthread_mutex_lock(&pool_mutex);
 	if (emu_hset_has(&pools, p)) {
-		p->used_cur += bytes;
+		p->used_cur += used;
+		p->reserved_cur += reserved;
 		if (p->used_cur > p->used_high)
 			p->used_high = p->used_cur;
-		if (p->used_cur > p->reserved_high)
-			p->reserved_high = p->used_cur;
+		if (p->reserved_cur > p->reserved_high)
+			p->reserved_high = p->reserved_cur;
 	}
 	pthread_mutex_unlock(&pool_mutex);
 }
 
-void emu_pool_note_free(struct emu_mempool *p, uint64_t bytes)
+void emu_pool_note_free(struct emu_mempool *p, uint64_t used, uint64_t reserved)
 {
 	pthread_mutex_lock(&pool_mutex);
-	if (emu_hset_has(&pools, p))
-		p->used_cur = p->used_cur >= bytes ? p->used_cur - bytes : 0;
+	if (emu_hset_has(&pools, p)) {
+		p->used_cur = p->used_cur >= used ? p->used_cur - used : 0;
+		p->reserved_cur = p->reserved_cur >= reserved ? p->reserved_cur - reserved : 0;
+	}
 	pthread_mutex_unlock(&pool_mutex);
 }
 
@@ -273,7 +277,7 @@ EMU_API CUresult cuMemPoolSetAttribute(CUmemoryPool pool, int attr, void *value)
 		if (attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH)
 			pool->used_high = pool->used_cur;
 		else
-			pool->reserved_high = pool->used_cur;
+			pool->reserved_high = pool->reserved_cur;
 		break;
 	default:
 		rc = CUDA_ERROR_INVALID_VALUE;
@@ -306,6 +310,8 @@ EMU_API CUresult cuMemPoolGetAttribute(CUmemoryPool pool, int attr, void *value)
 		v64 = pool->release_threshold;
 		break;
 	case CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
+		v64 = pool->reserved_cur;
+		break;
 	case CU_MEMPOOL_ATTR_USED_MEM_CURRENT:
 		v64 = pool->used_cur;
 		break;

@@ -10,6 +10,7 @@
  * reason printed). */
 #define _GNU_SOURCE
 #include <cuda.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -710,6 +711,7 @@ static void check_kernels(CUmodule m, const char *what)
 static void area_modules(const char *dir)
 {
 	char path[4096];
+	void *zstd = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL); /* what the emulator uses when there */
 	const char *images[][2] = { { "emu_kernels.cubin", "cubin" },
 				    { "emu_kernels.fatbin", "fatbin" },
 				    { "emu_kernels_lz4.fatbin", "fatbin, LZ4-compressed" },
@@ -725,7 +727,16 @@ static void area_modules(const char *dir)
 		}
 		CUmodule m;
 		RC(cuModuleLoadData(&m, img), CUDA_SUCCESS);
-		if (rc == CUDA_SUCCESS) {
+		if (rc == CUDA_SUCCESS && strstr(images[i][1], "zstd") && !zstd) {
+			/* Without the system's libzstd the image cannot be read: it loads anyway,
+			 * listing nothing and taking any kernel name to exist. */
+			unsigned int count = 99;
+			CUfunction f;
+			RC(cuModuleGetFunctionCount(&count, m), CUDA_SUCCESS);
+			RC(cuModuleGetFunction(&f, m, "_Z3addPiPKiidc"), CUDA_SUCCESS);
+			CHECK(count == 0, "%s without libzstd.so.1: loads, lists nothing, any name resolves", images[i][1]);
+			RC(cuModuleUnload(m), CUDA_SUCCESS);
+		} else if (rc == CUDA_SUCCESS) {
 			check_kernels(m, images[i][1]);
 			RC(cuModuleUnload(m), CUDA_SUCCESS);
 		}
@@ -770,10 +781,11 @@ static void area_modules(const char *dir)
 		size_t off, size;
 		RC(cuKernelGetParamInfo(kadd, 3, &off, &size), CUDA_SUCCESS);
 		CHECK(off == 24 && size == 8, "cuKernelGetParamInfo");
-		int regs = 0;
-		/* A CUkernel where a CUfunction is expected (cudart and cuBLAS do this). */
-		RC(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, (CUfunction)kadd), CUDA_SUCCESS);
+		int regs = 0, consts = 0;
+		RC(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, f), CUDA_SUCCESS);
 		CHECK(regs > 0 && regs <= 255, "registers %d", regs);
+		RC(cuFuncGetAttribute(&consts, CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES, f), CUDA_SUCCESS);
+		CHECK(consts == 16, "user constants: %d bytes (the real H200 says 16)", consts);
 		RC(cuKernelGetAttribute(&regs, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, kadd, dev), CUDA_SUCCESS);
 		CHECK(regs == 1024, "max threads per block %d", regs);
 		RC(cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 100000, kadd, dev), CUDA_SUCCESS);
@@ -786,16 +798,17 @@ static void area_modules(const char *dir)
 	}
 	free(fat);
 
-	/* An image nobody can read still loads (cudart poisons the process otherwise), and
-	 * then any kernel name is taken to exist. */
+	/* What is no image at all: cuModuleLoadData refuses it (as the real driver does), a
+	 * library still loads (cudart poisons the process otherwise; the real driver, which
+	 * loads lazily, accepts it too), and then any kernel name is taken to exist. */
 	static const char garbage[] = "\x13\x37 this is not an image";
-	RC(cuModuleLoadData(&m, garbage), CUDA_SUCCESS);
-	if (rc == CUDA_SUCCESS) {
-		CUfunction f;
-		RC(cuModuleGetFunction(&f, m, "anything"), CUDA_SUCCESS);
-		RC(cuModuleUnload(m), CUDA_SUCCESS);
-	}
+	RC(cuModuleLoadData(&m, garbage), CUDA_ERROR_INVALID_IMAGE);
 	RC(cuLibraryLoadData(&lib, garbage, NULL, NULL, 0, NULL, NULL, 0), CUDA_SUCCESS);
+	if (rc == CUDA_SUCCESS) {
+		CUkernel k;
+		RC(cuLibraryGetKernel(&k, lib, "anything"), CUDA_SUCCESS);
+		RC(cuLibraryUnload(lib), CUDA_SUCCESS);
+	}
 }
 
 static void area_launch(const char *dir, int expect_noop)
@@ -826,12 +839,26 @@ static void area_launch(const char *dir, int expect_noop)
 	cfg.blockDimX = 64;
 	cfg.blockDimY = cfg.blockDimZ = 1;
 	RC(cuLaunchKernelEx(&cfg, f, params, NULL), want);
+	/* The real H200 answers 8 blocks, 1024 threads and a grid of 264 for this kernel. */
 	int blocks = 0;
 	RC(cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, 256, 0), CUDA_SUCCESS);
-	CHECK(blocks >= 1 && blocks <= 32, "occupancy at 256 threads: %d blocks", blocks);
+	CHECK(blocks == 8, "occupancy at 256 threads: %d blocks", blocks);
+	RC(cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, 128, 100000), CUDA_SUCCESS);
+	CHECK(blocks == 0, "no block fits with more dynamic shared memory than allowed (%d)", blocks);
 	int grid = 0, block = 0;
 	RC(cuOccupancyMaxPotentialBlockSize(&grid, &block, f, NULL, 0, 0), CUDA_SUCCESS);
-	CHECK(block >= 32 && block <= 1024 && grid > 0, "potential block size %d, grid %d", block, grid);
+	CHECK(block == 1024 && grid == 264, "potential block size %d, grid %d", block, grid);
+
+	/* A CUkernel where a CUfunction is expected, as cudart launches (contract trap 6). */
+	snprintf(path, sizeof path, "%s/emu_kernels.fatbin", dir);
+	CUlibrary lib;
+	RC(cuLibraryLoadFromFile(&lib, path, NULL, NULL, 0, NULL, NULL, 0), CUDA_SUCCESS);
+	if (rc == CUDA_SUCCESS) {
+		CUkernel k;
+		RC(cuLibraryGetKernel(&k, lib, "_Z3addPiPKiidc"), CUDA_SUCCESS);
+		RC(cuLaunchKernel((CUfunction)k, 1, 1, 1, 16, 1, 1, 0, NULL, params, NULL), want);
+		RC(cuLibraryUnload(lib), CUDA_SUCCESS);
+	}
 	RC(cuMemFree(d), CUDA_SUCCESS);
 	RC(cuModuleUnload(m), CUDA_SUCCESS);
 }
@@ -900,6 +927,47 @@ static void area_peer(void)
 	free(h2);
 }
 
+/* The emulator's NVML library in the same process sees this process's allocations
+ * (the two libraries share their accounting through a memfd outside vgpu-run). */
+static void area_nvml(void)
+{
+	void *nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+	if (!nvml) {
+		printf("no libnvidia-ml.so.1: %s\n", dlerror());
+		exit(77);
+	}
+	struct mem {
+		unsigned long long total, free, used;
+	} m0, m1;
+	int (*init)(void) = (int (*)(void))dlsym(nvml, "nvmlInit_v2");
+	int (*handle)(unsigned, void **) = (int (*)(unsigned, void **))dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2");
+	int (*meminfo)(void *, struct mem *) = (int (*)(void *, struct mem *))dlsym(nvml, "nvmlDeviceGetMemoryInfo");
+	int (*procs)(void *, unsigned *, void *) =
+		(int (*)(void *, unsigned *, void *))dlsym(nvml, "nvmlDeviceGetComputeRunningProcesses_v3");
+	void *h = NULL;
+	if (!init || !handle || !meminfo || init() != 0 || handle(0, &h) != 0 || meminfo(h, &m0) != 0) {
+		printf("the emulator's NVML does not answer nvmlInit_v2 / handle / memory info\n");
+		exit(77);
+	}
+	CUdeviceptr p;
+	RC(cuMemAlloc(&p, 1 << 30), CUDA_SUCCESS);
+	CHECK(meminfo(h, &m1) == 0 && m1.used - m0.used == 1 << 30, "NVML's used memory grows by the 1 GiB allocated (%llu -> %llu)",
+	      m0.used, m1.used);
+	if (procs) {
+		struct {
+			unsigned pid;
+			unsigned long long used;
+			unsigned gi, ci;
+		} list[8];
+		unsigned n = 8;
+		int r = procs(h, &n, list);
+		CHECK(r == 0 && n == 1 && list[0].pid == (unsigned)getpid() && list[0].used >= (1ULL << 30),
+		      "NVML lists this process with its memory (rc %d, %u processes)", r, n);
+	}
+	RC(cuMemFree(p), CUDA_SUCCESS);
+	CHECK(meminfo(h, &m1) == 0 && m1.used == m0.used, "and back after the free");
+}
+
 /* Holds an allocation until stdin closes (cross-process accounting). */
 static void area_hold(size_t mib)
 {
@@ -956,6 +1024,8 @@ int main(int argc, char **argv)
 		area_capacity();
 	else if (!strcmp(a, "peer"))
 		area_peer();
+	else if (!strcmp(a, "nvml"))
+		area_nvml();
 	else if (!strcmp(a, "hold") && argc > 2)
 		area_hold((size_t)strtoull(argv[2], NULL, 10));
 	else if (!strcmp(a, "used"))
