@@ -98,8 +98,14 @@ need_images() {
 
 # Runs PROGRAM ARG... and asserts that its checks ran and all passed.  Exit status 77:
 # the emulator (or cudart on it) does not initialise, said in the output: skip with it.
-checks() {
-	run --separate-stderr emu "$@"
+# Under vgpu-run with the installed shim in front of the emulator; LD_LIBRARY_PATH
+# only finds the cudart libraries (the driver is found the ordinary way).
+in_sandbox() {
+	"$VGPU" --emulate=h200 -- env LD_LIBRARY_PATH="$CUDA_HOME/lib64${CUDART12_DIR:+:$CUDART12_DIR/lib}" "$@"
+}
+
+checks() { # [RUNNER=emu|in_sandbox] PROGRAM CHECK...
+	run --separate-stderr "${RUNNER:-emu}" "$@"
 	if [ "$status" -eq 77 ]; then
 		skip "$(printf '%s' "$output" | tail -n 1)"
 	fi
@@ -249,6 +255,28 @@ cudart_checks() { # PROGRAM
 }
 
 # --- inside vgpu-run -------------------------------------------------------------------------
+
+@test "under vgpu-run --emulate=h200 (shim, then emulator): cudart 13 and 12, shared and static, the same checks" {
+	[ -x "$VGPU" ] || fail "missing $VGPU: build with 'zig build'"
+	local p ran=0
+	for p in cudart13_shared cudart13_static cudart12_shared cudart12_static; do
+		[ -x "$BIN/$p" ] || continue
+		RUNNER=in_sandbox cudart_checks "$p"
+		ran=$((ran + 1))
+	done
+	[ "$ran" -gt 0 ] || skip "no cudart program could be built (toolkit or PyPI cudart 12 missing)"
+}
+
+@test "under vgpu-run: a launch fails with 801, and succeeds with launch = noop in the policy" {
+	need cudart13_shared
+	RUNNER=in_sandbox checks "$BIN/cudart13_shared" launch error
+	assert_output --partial "kernel launch returns 801 cudaErrorNotSupported"
+	printf 'emulate = yes\nlaunch = noop\n' >"$BIN/noop.conf"
+	run --separate-stderr "$VGPU" -p "$BIN/noop.conf" -- \
+		env LD_LIBRARY_PATH="$CUDA_HOME/lib64" VGPU_EMULATOR_LAUNCH=error "$BIN/cudart13_shared" launch noop
+	assert_success
+	assert_output --partial "kernel launch returns 0 cudaSuccess"
+}
 
 # Runs inside the sandbox: a holder process keeps 1 GiB, another sees it in use; the
 # holder is killed with SIGKILL, and its share is gone.
