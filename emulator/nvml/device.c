@@ -164,7 +164,7 @@ static int parse_bus_id(const char *s, unsigned long *domain, unsigned long *bus
 	return *s == '\0' ? 0 : -1;
 }
 
-NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+static nvmlReturn_t handle_by_pci_bus_id(const char *pciBusId, nvmlDevice_t *device)
 {
 	nvmlReturn_t r = nvml_ready();
 	if (r != NVML_SUCCESS)
@@ -183,9 +183,14 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvm
 	return NVML_ERROR_NOT_FOUND;
 }
 
+NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+{
+	return handle_by_pci_bus_id(pciBusId, device);
+}
+
 NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *pciBusId, nvmlDevice_t *device)
 {
-	return nvmlDeviceGetHandleByPciBusId_v2(pciBusId, device);
+	return handle_by_pci_bus_id(pciBusId, device);
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetHandleBySerial(const char *serial, nvmlDevice_t *device)

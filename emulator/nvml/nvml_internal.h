@@ -19,7 +19,9 @@
 #include "emulator/common/profiles.h"
 #include "emulator/nvml/nvml_abi.h"
 
-#define NVML_API __attribute__((visibility("default")))
+/* Exported and bound inside the library, like EMU_API (emulator/include/cuda_abi.h):
+ * the library's calls to its own API must not land in the shim. */
+#define NVML_API __attribute__((visibility("protected")))
 
 /* What NVML reports about a model and the CUDA profile does not.  A zero or NULL field
  * means the real board does not report it either: the query is NVML_ERROR_NOT_SUPPORTED. */

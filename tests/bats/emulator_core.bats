@@ -351,3 +351,14 @@ EOF
 	done
 	[ "$ran" -gt 0 ] || skip "no cudart program could be built"
 }
+
+@test "the emulator's calls to its own API bind inside it (as the real driver's, linked -Bsymbolic)" {
+	command -v readelf >/dev/null || skip "no readelf (binutils)"
+	local lib own
+	for lib in "$EMU/libcuda.so.1" "$EMU/libnvidia-ml.so.1"; do
+		# A PLT or GOT relocation against a cu*/nvml* name would send the call to
+		# whatever libcuda.so.1 comes first in the process: in a sandbox, the shim.
+		own=$(readelf -rW "$lib" | awk '/JUMP_SLOT|GLOB_DAT/ {print $5}' | grep -E '^(cu|nvml)[A-Z]' || true)
+		[ -z "$own" ] || fail "$lib calls its own API through the PLT: $own"
+	done
+}
