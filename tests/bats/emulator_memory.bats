@@ -242,9 +242,9 @@ cudart_checks() { # PROGRAM
 	cudart_checks cudart12_static
 }
 
-@test "cudart 13: a kernel launch returns cudaErrorNotSupported (801), and succeeds under launch = noop" {
+@test "cudart 13 and 12: a kernel launch returns cudaErrorNotSupported (801), and succeeds under launch = noop" {
 	local p
-	for p in cudart13_shared cudart13_static; do
+	for p in cudart13_shared cudart13_static cudart12_shared cudart12_static; do
 		need "$p"
 		checks "$BIN/$p" launch error
 		assert_output --partial "kernel launch returns 801 cudaErrorNotSupported"
@@ -267,15 +267,19 @@ cudart_checks() { # PROGRAM
 	[ "$ran" -gt 0 ] || skip "no cudart program could be built (toolkit or PyPI cudart 12 missing)"
 }
 
-@test "under vgpu-run: a launch fails with 801, and succeeds with launch = noop in the policy" {
-	need cudart13_shared
-	RUNNER=in_sandbox checks "$BIN/cudart13_shared" launch error
-	assert_output --partial "kernel launch returns 801 cudaErrorNotSupported"
+@test "under vgpu-run: a launch fails with 801, and succeeds with launch = noop in the policy (cudart 13 and 12)" {
+	local p
 	printf 'emulate = yes\nlaunch = noop\n' >"$BIN/noop.conf"
-	run --separate-stderr "$VGPU" -p "$BIN/noop.conf" -- \
-		env LD_LIBRARY_PATH="$CUDA_HOME/lib64" VGPU_EMULATOR_LAUNCH=error "$BIN/cudart13_shared" launch noop
-	assert_success
-	assert_output --partial "kernel launch returns 0 cudaSuccess"
+	for p in cudart13_shared cudart12_static; do
+		need "$p"
+		RUNNER=in_sandbox checks "$BIN/$p" launch error
+		assert_output --partial "kernel launch returns 801 cudaErrorNotSupported"
+		run --separate-stderr "$VGPU" -p "$BIN/noop.conf" -- \
+			env LD_LIBRARY_PATH="$CUDA_HOME/lib64${CUDART12_DIR:+:$CUDART12_DIR/lib}" VGPU_EMULATOR_LAUNCH=error \
+			"$BIN/$p" launch noop
+		assert_success
+		assert_output --partial "kernel launch returns 0 cudaSuccess"
+	done
 }
 
 # Runs inside the sandbox: a holder process keeps 1 GiB, another sees it in use; the
