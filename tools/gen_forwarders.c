@@ -23,27 +23,11 @@
  * the lower driver's and the shim's own function of every slot.
  *
  * x86-64 only (System V ABI).  Built for the build host and run by build.zig. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAMES 8192
-
-static int valid_name(const char *s)
-{
-	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return 0;
-	return 1;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+#include "export_list.h"
 
 int main(int argc, char **argv)
 {
@@ -52,58 +36,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *list = argv[1], *prefix = argv[3];
-	if (!valid_name(prefix)) {
+	if (!export_list_valid_name(prefix)) {
 		fprintf(stderr, "gen_forwarders: '%s' is not a C identifier\n", prefix);
 		return 2;
 	}
-	FILE *in = fopen(list, "r");
-	if (!in) {
-		perror(list);
+	static char *names[EXPORT_LIST_MAX];
+	int count = export_list_read(list, names);
+	if (count < 0)
 		return 1;
-	}
-
-	static char *names[MAX_NAMES];
-	unsigned n = 0, lineno = 0;
-	char line[512];
-	while (fgets(line, sizeof line, in)) {
-		lineno++;
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		if (!valid_name(line)) {
-			fprintf(stderr, "%s:%u: '%s' is not a C function name\n", list, lineno, line);
-			return 1;
-		}
-		if (n == MAX_NAMES) {
-			fprintf(stderr, "%s:%u: more than %d names\n", list, lineno, MAX_NAMES);
-			return 1;
-		}
-		names[n] = strdup(line);
-		if (!names[n]) {
-			fprintf(stderr, "gen_forwarders: out of memory\n");
-			return 1;
-		}
-		n++;
-	}
-	if (ferror(in)) {
-		fprintf(stderr, "gen_forwarders: cannot read %s\n", list);
-		return 1;
-	}
-	fclose(in);
-	if (n == 0) {
-		fprintf(stderr, "%s: no names\n", list);
-		return 1;
-	}
-	/* A name twice would be two definitions of one symbol: say which. */
-	static char *sorted[MAX_NAMES];
+	unsigned n = (unsigned)count;
+	/* The names in strcmp order, for the by-name table. */
+	static char *sorted[EXPORT_LIST_MAX];
 	memcpy(sorted, names, n * sizeof *names);
-	qsort(sorted, n, sizeof *sorted, cmp_str);
-	for (unsigned i = 1; i < n; i++) {
-		if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-			fprintf(stderr, "%s: '%s' is listed twice\n", list, sorted[i]);
-			return 1;
-		}
-	}
+	qsort(sorted, n, sizeof *sorted, export_list_cmp);
 
 	FILE *out = fopen(argv[2], "w");
 	if (!out) {

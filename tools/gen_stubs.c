@@ -9,20 +9,9 @@
  * so none can return success with an unset output.
  *
  * Built for the build host and run by build.zig. */
-#include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-static int valid_name(const char *s)
-{
-	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return 0;
-	return 1;
-}
+#include "export_list.h"
 
 int main(int argc, char **argv)
 {
@@ -30,11 +19,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gen_stubs LIST OUT.c ERROR_VALUE\n");
 		return 2;
 	}
-	FILE *in = fopen(argv[1], "r");
-	if (!in) {
-		perror(argv[1]);
+	static char *names[EXPORT_LIST_MAX];
+	int n = export_list_read(argv[1], names);
+	if (n < 0)
 		return 1;
-	}
 	FILE *out = fopen(argv[2], "w");
 	if (!out) {
 		perror(argv[2]);
@@ -45,33 +33,16 @@ int main(int argc, char **argv)
 		"#include \"emulator/common/unsupported.h\"\n\n",
 		argv[1]);
 
-	char line[512];
-	unsigned lineno = 0, count = 0;
-	while (fgets(line, sizeof line, in)) {
-		lineno++;
-		line[strcspn(line, " \t\r\n")] = '\0';
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		if (!valid_name(line)) {
-			fprintf(stderr, "%s:%u: '%s' is not a C function name\n", argv[1], lineno, line);
-			return 1;
-		}
+	for (int i = 0; i < n; i++)
 		fprintf(out,
 			"__attribute__((weak, visibility(\"default\"))) int %s(void)\n"
 			"{\n"
 			"\tstatic int said;\n"
 			"\treturn emu_unsupported(&said, \"%s\", %s);\n"
 			"}\n\n",
-			line, line, argv[3]);
-		count++;
-	}
-	if (ferror(in) || fclose(out) != 0) {
-		fprintf(stderr, "gen_stubs: cannot read %s or write %s\n", argv[1], argv[2]);
-		return 1;
-	}
-	fclose(in);
-	if (count == 0) {
-		fprintf(stderr, "%s: no names\n", argv[1]);
+			names[i], names[i], argv[3]);
+	if (fclose(out) != 0) {
+		fprintf(stderr, "gen_stubs: cannot write %s\n", argv[2]);
 		return 1;
 	}
 	return 0;
