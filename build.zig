@@ -165,6 +165,8 @@ pub fn build(b: *std.Build) void {
         .{ .name = "fuzz_ldcache", .files = &.{ "tests/fuzz/fuzz_ldcache.c", "tests/fuzz/fuzz_replay.c", "launcher/ldcache.c" } },
         .{ .name = "test_sandbox", .files = &.{ "tests/unit/test_sandbox.c", "launcher/sandbox.c", "launcher/log.c" } },
         .{ .name = "test_md2", .files = &.{ "tests/unit/test_md2.c", "emulator/cuda/md2.c" } },
+        .{ .name = "test_procaddr_pick", .files = &.{ "tests/unit/test_procaddr_pick.c", "shim/cuda/procaddr_pick.c" } },
+        .{ .name = "test_accounting", .files = &.{ "tests/unit/test_accounting.c", "shim/common/accounting.c" } },
     };
     for (unit_tests) |t| {
         const exe = b.addExecutable(.{
@@ -249,6 +251,7 @@ pub fn build(b: *std.Build) void {
         const shim_cuda_sources = [_][]const u8{
             "shim/cuda/shim_cuda.c",
             "shim/cuda/procaddr.c",
+            "shim/cuda/procaddr_pick.c",
         };
         const shim_nvml_sources = [_][]const u8{
             "shim/nvml/shim_nvml.c",

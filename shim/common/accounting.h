@@ -7,6 +7,7 @@
 #ifndef VGPU_ACCOUNTING_H
 #define VGPU_ACCOUNTING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ACCOUNTING_FILE "accounting"
@@ -22,5 +23,100 @@ struct accounting_header {
 	uint32_t ngpus;        /* the policy's GPUs (0: every physical GPU) */
 	uint64_t region_size;  /* ACCOUNTING_REGION_SIZE when written */
 };
+
+/* --- after the header: the memory caps (docs/accounting.md) ------------------------
+ *
+ * Everything below is valid when zero-filled (the launcher's ftruncate), so the launcher
+ * writes nothing but the header.  All words are accessed with __atomic builtins only,
+ * from every process of the sandbox at once; no locks, no system calls on the hot path
+ * (reserve, release). */
+
+#define ACCOUNTING_MAX_GPUS 16u
+
+/* A slot's key: one 64-bit word, so claiming and reclaiming are single CASes.
+ *   bits 63..62  state: 0 free, 1 active (owned by a live or not yet reclaimed process),
+ *                2 reclaiming (one reclaimer is subtracting its bytes)
+ *   bits 61..22  the owner's start time (/proc/PID/stat field 22, clock ticks since
+ *                boot), low 40 bits (348 years of uptime at USER_HZ 100)
+ *   bits 21..0   the owner's pid (pid_max is at most 2^22) */
+#define ACCOUNTING_SLOT_FREE 0ull
+#define ACCOUNTING_SLOT_ACTIVE 1ull
+#define ACCOUNTING_SLOT_RECLAIMING 2ull
+#define ACCOUNTING_KEY_STATE(k) ((k) >> 62)
+#define ACCOUNTING_KEY_PID(k) ((uint32_t)((k) & ((1ull << 22) - 1)))
+#define ACCOUNTING_KEY_START(k) (((k) >> 22) & ((1ull << 40) - 1))
+#define ACCOUNTING_KEY(state, pid, start)                                                 \
+	(((uint64_t)(state) << 62) | (((uint64_t)(start) & ((1ull << 40) - 1)) << 22) |   \
+	 ((uint64_t)(pid) & ((1ull << 22) - 1)))
+
+/* One cache line per GPU total: processes reserving on different GPUs do not contend. */
+struct accounting_gpu {
+	uint64_t used;         /* bytes reserved on this virtual GPU by the whole sandbox */
+	uint64_t spare[7];
+};
+
+/* One process's share.  Only the owner adds to bytes[]; the owner and (after its death)
+ * one reclaimer subtract. */
+struct accounting_slot {
+	uint64_t key;          /* ACCOUNTING_KEY(...) or 0 */
+	uint64_t bytes[ACCOUNTING_MAX_GPUS];
+	uint64_t spare[7];     /* 192 bytes: three cache lines */
+};
+
+struct accounting_region {
+	struct accounting_header header;                  /*    0: the launcher's */
+	uint8_t spare0[64 - sizeof(struct accounting_header)];
+	uint32_t slot_hwm;     /*   64: slots [0, slot_hwm) have ever been claimed */
+	uint8_t spare1[60];
+	struct accounting_gpu gpu[ACCOUNTING_MAX_GPUS];   /*  128 */
+	struct accounting_slot slot[];                    /* 1152 */
+};
+
+#define ACCOUNTING_SLOTS_OFFSET 1152u
+#define ACCOUNTING_NSLOTS(region_size)                                                    \
+	(((region_size) - ACCOUNTING_SLOTS_OFFSET) / sizeof(struct accounting_slot))
+
+/* One process's view of the region (not shared). */
+struct accounting {
+	struct accounting_region *r;
+	size_t size;           /* the mapping's length */
+	uint32_t nslots;
+	int mapped;            /* accounting_open mapped it: accounting_close unmaps */
+	uint64_t self;         /* (fork generation << 32) | (slot index + 1), 0: none yet */
+	uint64_t last_reclaim_ns; /* CLOCK_MONOTONIC of reserve's last reclaim walk */
+};
+
+/* Map the region at path read-write, shared, after checking the launcher's header
+ * (magic, version, region_size = the file's size).  0, or -1 with a reason in err. */
+int accounting_open(struct accounting *a, const char *path, char *err, size_t errlen);
+/* The same from an open fd (not closed). */
+int accounting_map_fd(struct accounting *a, int fd, const char *name, char *err, size_t errlen);
+/* Use a region the caller already mapped MAP_SHARED and checked (the shim's start-up):
+ * size is the mapping's length.  0, or -1 when it is too small to hold any slot. */
+int accounting_attach(struct accounting *a, void *map, size_t size);
+void accounting_close(struct accounting *a);
+
+/* Reserve bytes on virtual GPU gpu BEFORE allocating them: 0 when the sandbox's total
+ * stays <= cap (the total is raised and this process's share with it); -1 and nothing
+ * changed when it would exceed cap (after one attempt to reclaim dead processes' shares,
+ * at most one such walk a millisecond per process), when gpu >= ACCOUNTING_MAX_GPUS, or
+ * when no process slot is left. */
+int accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap);
+/* Give back bytes on gpu after a free (or a failed allocation).  Never more than this
+ * process holds there: the excess is a caller bug, clamped and reported once on stderr. */
+void accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes);
+/* The sandbox's total on gpu (0 for an index out of range). */
+uint64_t accounting_used(const struct accounting *a, unsigned gpu);
+/* What this process holds on gpu (0 before its first reservation). */
+uint64_t accounting_mine(struct accounting *a, unsigned gpu);
+/* Walk the claimed slots; each whose process is dead (gone, a zombie, or its pid now
+ * another process's: other start time) has its bytes subtracted from the totals exactly
+ * once and is freed.  Returns how many slots this call reclaimed.  Reads /proc: slow
+ * path only (start-up, and reserve at the cap). */
+int accounting_reclaim_dead(struct accounting *a);
+/* Slots currently claimed (diagnostics, tests). */
+unsigned accounting_slots_in_use(const struct accounting *a);
+/* A process's start time (/proc/PID/stat field 22, low 40 bits), 0 when unreadable. */
+uint64_t accounting_start_time(int pid);
 
 #endif

@@ -2,14 +2,16 @@
  * program that asks the driver rather than the loader) finds driver functions.
  *
  * The lower driver answers; the shim then hands out its own function where the answer
- * is a function the shim intercepts (pointer identity: the lower's pointer equals the
- * lower's export of an intercepted name, shim_own_for_lower), and the lower's pointer
- * everywhere else, so a forwarded function costs nothing at all once looked up.
+ * is a variant the shim intercepts (identified by pointer identity with the lower's
+ * exports, the variant table emulator/data/procaddr.tsv as tie-break and fallback:
+ * procaddr_pick.c), and the lower's pointer everywhere else, so a forwarded function
+ * costs nothing at all once looked up.  rc and symbolStatus are the lower's.
  * Asked for "cuGetProcAddress" itself, the answer is always the shim's: v1 for a
  * request below 12000, _v2 from 12000, as the real driver answers. */
 #include <string.h>
 
 #include "shim/cuda/cuda_abi.h"
+#include "shim/cuda/procaddr_pick.h"
 #include "shim/cuda/shim_cuda.h"
 
 typedef CUresult (*procaddr_v1_fn)(const char *symbol, void **pfn, int version,
@@ -88,20 +90,13 @@ static CUresult lookup(int v2, const char *symbol, void **pfn, int version, cuui
 		return CUDA_SUCCESS;
 	}
 
-	/* LATER (issue 4, item 5: variant identification).  Today: when the lower's
-	 * pointer is the lower's export of a name the shim intercepts, the shim's function
-	 * of that name.  Still to do here:
-	 *   - a name+version(+flags) table as fallback, for a lower driver whose answer is
-	 *     not one of its exports (the emulator may serve _ptds/_ptsz with the plain
-	 *     function; a real driver might return an internal entry point);
-	 *   - when several exports share one lower pointer (aliases), choosing the variant
-	 *     the request means (the _v2/_v3/_ptds/_ptsz mapping of
-	 *     shared/reference/cudart-on-a-software-driver.md §2), never one newer than the
-	 *     caller asked for;
-	 *   - the same identification for pointers handed out through cuGetExportTable's
-	 *     tables if an interception ever needs it (today those are forwarded). */
+	/* Which variant the lower handed out (pointer identity with its exports, the
+	 * variant table where that cannot tell), and the shim's function of it where the
+	 * shim intercepts it: procaddr_pick.c.  rc and *status are the lower's.
+	 * (cuGetExportTable's tables are forwarded as they are: no interception needs
+	 * their functions yet.) */
 	if (rc == CUDA_SUCCESS && pfn && *pfn)
-		*pfn = shim_own_for_lower(&shim_cuda, *pfn);
+		*pfn = pa_pick(pa_table_builtin(), shim_cuda.fwd, symbol, version, flags, *pfn);
 	return rc;
 }
 
