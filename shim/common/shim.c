@@ -64,19 +64,6 @@ void *shim_lower_fn(const struct shim_lib *l, const char *name)
 	return i < 0 ? NULL : l->fwd->lower[i];
 }
 
-void *shim_own_for_lower(const struct shim_lib *l, void *fn)
-{
-	const struct shim_forwarding *f = l->fwd;
-	if (!fn)
-		return fn;
-	for (unsigned k = 0; k < f->nintercepted; k++) {
-		unsigned i = f->intercepted[k];
-		if (f->lower[i] == fn)
-			return f->own[i];
-	}
-	return fn;
-}
-
 /* --- start-up ----------------------------------------------------------------------- */
 
 /* The accounting region: the launcher's header checked, the whole file mapped shared.

@@ -88,11 +88,6 @@ int shim_slot(const struct shim_lib *l, const char *name);
  * not ready). */
 void *shim_lower_fn(const struct shim_lib *l, const char *name);
 
-/* fn as the shim hands it out: when fn is the lower driver's function of a name that
- * the shim intercepts, the shim's own function of that name; else fn.  Pointer
- * identity with the lower driver's exports, over the intercepted slots only. */
-void *shim_own_for_lower(const struct shim_lib *l, void *fn);
-
 /* One line on stderr, "vgpu shim (SONAME): ...", written with one write(2); newlines
  * in the text become blanks. */
 void shim_say(const struct shim_lib *l, const char *fmt, ...)
