@@ -37,6 +37,7 @@ const launcher_sources = [_][]const u8{
     "launcher/runtime.c",
     "launcher/sandbox.c",
     "launcher/target.c",
+    "shim/common/physical_gpus.c",
 };
 
 // The emulator's sources.  Each list belongs to one part of the emulator; add a file to
@@ -247,11 +248,15 @@ pub fn build(b: *std.Build) void {
         const shim_common_sources = [_][]const u8{
             "shim/common/shim.c",
             "shim/common/runtime_dir.c",
+            "shim/common/accounting.c",
+            "shim/common/vdev.c",
+            "shim/common/physical_gpus.c",
         };
         const shim_cuda_sources = [_][]const u8{
             "shim/cuda/shim_cuda.c",
             "shim/cuda/procaddr.c",
             "shim/cuda/procaddr_pick.c",
+            "shim/cuda/vcuda.c",
         };
         const shim_nvml_sources = [_][]const u8{
             "shim/nvml/shim_nvml.c",

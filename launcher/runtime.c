@@ -1,4 +1,5 @@
 #include "launcher/runtime.h"
+#include "shim/common/runtime_dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -190,9 +191,9 @@ void runtime_create(const struct runtime_plan *plan, const struct policy *p,
 	for (int l = 0; l < LIB_COUNT; l++) {
 		if (!plan->lower[l][0])
 			continue;
-		snprintf(path, sizeof path, "driver/%s", driver_soname[l]);
+		snprintf(path, sizeof path, RUNTIME_LOWER_FILE_PREFIX "%s", driver_soname[l]);
 		close(create_file(run, path, 0444));
-		snprintf(path, sizeof path, "%s/driver/%s", run, driver_soname[l]);
+		snprintf(path, sizeof path, "%s/" RUNTIME_LOWER_FILE_PREFIX "%s", run, driver_soname[l]);
 		mount_file_readonly(plan->lower[l], path);
 	}
 

@@ -1,4 +1,4 @@
-/* The CUDA driver API's ABI as the emulator needs it: handle types, result codes,
+/* The CUDA driver API's ABI as the emulator and the shim need it: handle types, result codes,
  * the enums whose numbers cross the library boundary.  Written here from NVIDIA's
  * published documentation (the numbers are the interface); the emulator does not
  * build against the toolkit's cuda.h, which renames functions with macros and is

@@ -52,7 +52,11 @@ struct accounting_header {
 /* One cache line per GPU total: processes reserving on different GPUs do not contend. */
 struct accounting_gpu {
 	uint64_t used;         /* bytes reserved on this virtual GPU by the whole sandbox */
-	uint64_t spare[7];
+	/* A cap given as a percent of the physical GPU, in bytes, as the first process
+	 * that resolved it computed it (0: not yet): one figure for the whole sandbox,
+	 * whether CUDA's or NVML's total was at hand (they differ by the driver's reserve). */
+	uint64_t cap_resolved;
+	uint64_t spare[6];
 };
 
 /* One process's share.  Only the owner adds to bytes[]; the owner and (after its death)

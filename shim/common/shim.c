@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shim/common/physical_gpus.h"
 #include "shim/common/runtime_dir.h"
 
 #define SAY_MAX 1024
@@ -206,15 +207,29 @@ static int start(struct shim_lib *l, char *why, size_t whylen)
 		return -1;
 	}
 
+	if (vdev_build(&l->vdevs, &l->policy, PHYSICAL_GPUS_DIR, err, sizeof err) != 0) {
+		snprintf(why, whylen, "%s: %s", path, err);
+		return -1;
+	}
+
 	if (map_accounting(l, why, whylen) != 0)
 		return -1;
+	if (accounting_attach(&l->acct, l->accounting, l->accounting_size) != 0) {
+		snprintf(why, whylen, "%s/" ACCOUNTING_FILE ": too small to hold a process's share",
+			 l->run_dir);
+		goto unmap;
+	}
+	/* Shares of processes that died since the last look: their bytes are free again.
+	 * Here (once per process and library) and at the cap, never on the hot path. */
+	accounting_reclaim_dead(&l->acct);
 
 	struct link_map *lm;
 	void *self = self_handle(&lm, why, whylen);
 	if (!self)
 		goto unmap;
 
-	snprintf(l->lower_path, sizeof l->lower_path, "%s/driver/%s", l->run_dir, l->soname);
+	snprintf(l->lower_path, sizeof l->lower_path, "%s/" RUNTIME_LOWER_FILE_PREFIX "%s", l->run_dir,
+		 l->soname);
 	l->lower = dlopen(l->lower_path, RTLD_NOW | RTLD_LOCAL);
 	if (!l->lower) {
 		const char *e = dlerror();

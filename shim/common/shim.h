@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "shim/common/accounting.h"
 #include "shim/common/forward.h"
+#include "shim/common/vdev.h"
 
 enum shim_state {
 	SHIM_UNSTARTED = 0,
@@ -57,6 +58,8 @@ struct shim_lib {
 	struct policy policy;
 	struct accounting_header *accounting; /* MAP_SHARED, accounting_size bytes */
 	size_t accounting_size;
+	struct accounting acct;       /* this process's view of the region */
+	struct vdev_table vdevs;      /* the virtual GPUs (shim/common/vdev.h) */
 };
 
 #define SHIM_LIB_INIT .lock = PTHREAD_MUTEX_INITIALIZER
@@ -87,6 +90,21 @@ int shim_slot(const struct shim_lib *l, const char *name);
 /* The lower driver's function of an exported name (NULL: it lacks it, or the shim is
  * not ready). */
 void *shim_lower_fn(const struct shim_lib *l, const char *name);
+
+/* The lower driver's function NAME of library L (a struct shim_lib), typed as NAME
+ * (declare its prototype), or NULL when the lower lacks it or L is not ready.  The
+ * slot is looked up once per call site (a benign race: every thread stores the same
+ * value), so the hot path is two loads. */
+#define SHIM_LOWER(l, name)                                                               \
+	(__extension__({                                                                  \
+		static int slot_plus1_;                                                   \
+		int s_ = __atomic_load_n(&slot_plus1_, __ATOMIC_RELAXED);                 \
+		if (__builtin_expect(s_ == 0, 0)) {                                       \
+			s_ = shim_slot(&(l), #name) + 1;                                  \
+			__atomic_store_n(&slot_plus1_, s_ ? s_ : -1, __ATOMIC_RELAXED);   \
+		}                                                                         \
+		(__typeof__(&name))(s_ > 0 ? (l).fwd->lower[s_ - 1] : NULL);              \
+	}))
 
 /* One line on stderr, "vgpu shim (SONAME): ...", written with one write(2); newlines
  * in the text become blanks. */

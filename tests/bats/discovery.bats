@@ -58,13 +58,13 @@ covered() { # PATH...
 		D=$STD_DRIVER_DIR/nvidia/current
 		vgpu -- "$PROBES/whichlib" libcuda.so.1 libnvidia-ml.so.1 "$D/libcuda.so.$DRIVER_VERSION" \
 			"$D/libnvidia-ml.so.$DRIVER_VERSION" "$D/libcuda.so" "$STD_DRIVER_DIR/libcuda.so.1"
-		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 	'
 	assert_success
 	local d=$STD_DRIVER_DIR/nvidia/current
 	covered libcuda.so.1 libnvidia-ml.so.1 "$d/libcuda.so.$DRIVER_VERSION" "$d/libnvidia-ml.so.$DRIVER_VERSION" \
 		"$d/libcuda.so" "$STD_DRIVER_DIR/libcuda.so.1"
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
 }
 
 @test "WSL layout (/usr/lib/wsl/lib, not in ld.so.cache): covered, with and without LD_LIBRARY_PATH" {
@@ -73,12 +73,12 @@ covered() { # PATH...
 		install_as /usr/lib/wsl/lib 1.1
 		vgpu -- "$PROBES/whichlib" /usr/lib/wsl/lib/libcuda.so.1 /usr/lib/wsl/lib/libcuda.so.1.1 /usr/lib/wsl/lib/libnvidia-ml.so.1
 		LD_LIBRARY_PATH=/usr/lib/wsl/lib vgpu -- "$PROBES/whichlib" libcuda.so.1 libnvidia-ml.so.1
-		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 	'
 	assert_success
 	covered /usr/lib/wsl/lib/libcuda.so.1 /usr/lib/wsl/lib/libcuda.so.1.1 /usr/lib/wsl/lib/libnvidia-ml.so.1 \
 		libcuda.so.1 libnvidia-ml.so.1
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
 }
 
 @test "container toolkit layout (/usr/local/nvidia/lib64 + links in /usr/lib pointing there): every path covered" {
@@ -101,23 +101,23 @@ covered() { # PATH...
 		fixture_overlay /opt opt
 		install_as /opt/cuda/lib64 "$DRIVER_VERSION"
 		vgpu -- "$PROBES/whichlib" /opt/cuda/lib64/libcuda.so.1 /opt/cuda/lib64/libcuda.so "/opt/cuda/lib64/libnvidia-ml.so.$DRIVER_VERSION"
-		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 	'
 	assert_success
 	covered /opt/cuda/lib64/libcuda.so.1 /opt/cuda/lib64/libcuda.so "/opt/cuda/lib64/libnvidia-ml.so.$DRIVER_VERSION"
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
 }
 
 @test "policy driver-path: a directory only the policy names is covered, and is the lower driver" {
 	run in_fixture ldpath '
 		printf "driver-path = %s\n" "$DRIVER_DIR" >"$SCRATCH/p.conf"
 		vgpu -p "$SCRATCH/p.conf" -- "$PROBES/whichlib" "$DRIVER_DIR/libcuda.so.1" "$DRIVER_DIR/libnvidia-ml.so.1"
-		vgpu -p "$SCRATCH/p.conf" -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		vgpu -p "$SCRATCH/p.conf" -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 		vgpu -p "$SCRATCH/p.conf" --dry-run -- true
 	'
 	assert_success
 	covered "$LDPATH_DRIVER_DIR/libcuda.so.1" "$LDPATH_DRIVER_DIR/libnvidia-ml.so.1"
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
 	assert_line --regexp "$LDPATH_DRIVER_DIR/libcuda\.so\.$DRIVER_VERSION.*driver-path"
 }
 
@@ -140,9 +140,9 @@ covered() { # PATH...
 		mkdir -p /opt/vgpu-test-toolkit/lib64/stubs
 		cp "$FAKE_DRIVER/libcuda.so.$DRIVER_VERSION" /opt/vgpu-test-toolkit/lib64/stubs/libcuda.so
 		LD_LIBRARY_PATH=/opt/vgpu-test-toolkit/lib64/stubs vgpu -- "$PROBES/whichlib" libcuda.so
-		LD_LIBRARY_PATH=/opt/vgpu-test-toolkit/lib64/stubs vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		LD_LIBRARY_PATH=/opt/vgpu-test-toolkit/lib64/stubs vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 	'
 	assert_success
 	covered libcuda.so
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=emulator-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=emulator-cuda '
 }

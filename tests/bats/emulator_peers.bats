@@ -111,7 +111,7 @@ mapped_direct() {
 # Under vgpu-run: the emulator is mapped from the runtime dir's driver/, behind a shim
 # (a second libcuda), and never from the emulator's install dir.
 mapped_sandboxed() {
-	assert_line "lib $PREFIX_REAL/lib/vgpu/run/driver/libcuda.so.1"
+	assert_line "lib $PREFIX_REAL/lib/vgpu/run/driver/lower:libcuda.so.1"
 	refute_line "lib $EMU_REAL/libcuda.so.1"
 	[ "$(grep -c '^lib .*/libcuda\.so' <<<"$output")" -eq 2 ] ||
 		fail "expected the shim and the emulator mapped, two libcuda"

@@ -34,40 +34,40 @@ COPY_LIBDIR='
 	assert_line "mount $libdir/run/policy"
 	assert_line "policy"
 	assert_line "accounting"
-	assert_line "libcuda.so.1"
-	assert_line "libnvidia-ml.so.1"
+	assert_line "lower:libcuda.so.1"
+	assert_line "lower:libnvidia-ml.so.1"
 	# The tmpfs and the read-only bind of its policy file; nothing else tagged vgpu.
 	[ "$(printf '%s\n' "$output" | grep -c "^mount ")" -eq 2 ] || fail "unexpected vgpu mounts: $output"
 }
 
 @test "runtime dir: driver/ holds the real driver when one is installed" {
-	run in_fixture standard 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"; vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libnvidia-ml.so.1"'
+	run in_fixture standard 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"; vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libnvidia-ml.so.1"'
 	assert_success
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
-	assert_line --regexp '/run/driver/libnvidia-ml\.so\.1 identity=driver-nvml '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libnvidia-ml\.so\.1 identity=driver-nvml '
 }
 
 @test "runtime dir: driver/ holds the real driver found only in ld.so.cache" {
-	run in_fixture nonstandard 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"'
+	run in_fixture nonstandard 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"'
 	assert_success
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=driver-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
 }
 
 @test "runtime dir: driver/ holds the emulator when no driver is installed" {
-	run in_fixture none 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"; vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/libnvidia-ml.so.1"'
+	run in_fixture none 'vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"; vgpu -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libnvidia-ml.so.1"'
 	assert_success
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=emulator-cuda '
-	assert_line --regexp '/run/driver/libnvidia-ml\.so\.1 identity=emulator-nvml '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=emulator-cuda '
+	assert_line --regexp '/run/driver/lower:libnvidia-ml\.so\.1 identity=emulator-nvml '
 }
 
 @test "runtime dir: --emulate with a driver installed puts the emulator in driver/, and the driver files still load ours" {
 	run in_fixture standard '
-		vgpu --emulate -- "$PROBES/whichlib" "$LIBDIR/run/driver/libcuda.so.1"
+		vgpu --emulate -- "$PROBES/whichlib" "$LIBDIR/run/driver/lower:libcuda.so.1"
 		vgpu --emulate -- "$PROBES/whichlib" libcuda.so.1
 		vgpu --emulate=t4 -- "$PROBES/whichlib" "$DRIVER_DIR/libnvidia-ml.so.1"
 	'
 	assert_success
-	assert_line --regexp '/run/driver/libcuda\.so\.1 identity=emulator-cuda '
+	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=emulator-cuda '
 	assert_line --regexp '^libcuda\.so\.1 identity=shim-cuda '
 	assert_line --regexp 'libnvidia-ml\.so\.1 identity=shim-nvml '
 }
@@ -99,7 +99,7 @@ COPY_LIBDIR='
 		before=$(sha256sum <"$LIBDIR/libcuda.so.1")
 		vgpu -- /bin/sh -c "
 			for f in \"$DRIVER_DIR/libcuda.so.$DRIVER_VERSION\" \"$DRIVER_DIR/libnvidia-ml.so.1\" \
-				\"$LIBDIR/run/policy\" \"$LIBDIR/run/driver/libcuda.so.1\"; do
+				\"$LIBDIR/run/policy\" \"$LIBDIR/run/driver/lower:libcuda.so.1\"; do
 				if (: >>\"\$f\") 2>/dev/null; then echo \"WRITABLE \$f\"; else echo \"refused \$f\"; fi
 			done
 		"

@@ -38,7 +38,7 @@ list_names() { # FILE
 
 # --- the export surface ---------------------------------------------------------------------
 
-@test "nm -D: each shim exports exactly the driver's names (forwarders weak, cuGetProcAddress(_v2) the shim's own)" {
+@test "nm -D: each shim exports exactly the driver's names (forwarders weak, interceptions the shim's own)" {
 	local lib list
 	for lib in cuda nvidia-ml; do
 		list=$BATS_TEST_DIRNAME/../../emulator/data/lib$lib.exports
@@ -49,9 +49,14 @@ list_names() { # FILE
 		nm -D --defined-only "$SHIM_LIB/lib$lib.so.1" | awk '$2 != "W" && $2 != "T" {print; bad=1} END {exit bad}' ||
 			fail "lib$lib.so.1 exports something that is neither a weak forwarder nor a function"
 	done
-	run -0 bash -c "nm -D --defined-only '$SHIM_LIB/libcuda.so.1' | awk '\$2 == \"T\" {print \$3}' | sort"
-	assert_output "cuGetProcAddress
-cuGetProcAddress_v2"
+	# Interceptions (strong) and plain forwarders (weak), a few of each.
+	run -0 bash -c "nm -D --defined-only '$SHIM_LIB/libcuda.so.1' | awk '{print \$2, \$3}'"
+	for fn in cuGetProcAddress cuGetProcAddress_v2 cuInit cuMemGetInfo_v2 cuDeviceTotalMem_v2 cuDeviceGetUuid_v2; do
+		assert_line "T $fn"
+	done
+	for fn in cuLaunchKernel cuDriverGetVersion cuDeviceGetAttribute cuMemcpyHtoD_v2 cuGetExportTable; do
+		assert_line "W $fn"
+	done
 	[ "$(readelf -d "$SHIM_LIB/libcuda.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = libcuda.so.1 ] ||
 		fail "libcuda.so.1 has the wrong soname"
 	[ "$(readelf -d "$SHIM_LIB/libnvidia-ml.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = libnvidia-ml.so.1 ] ||
@@ -72,7 +77,7 @@ cuGetProcAddress_v2"
 
 @test "inside vgpu-run: cuDriverGetVersion and cuInit through libcuda.so.1 reach the emulator" {
 	run --separate-stderr in_fixture none "$REAL"'
-		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/libcuda.so.1" dlsym:cuInit \
+		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/lower:libcuda.so.1" dlsym:cuInit \
 			cuDriverGetVersion lower.cuDriverGetVersion cuInit lower.cuInit
 	'
 	assert_success
@@ -97,7 +102,7 @@ cuGetProcAddress_v2"
 
 @test "inside vgpu-run: nvmlInit_v2 through libnvidia-ml.so.1 reaches the emulator" {
 	run --separate-stderr in_fixture none "$REAL"'
-		vgpu_real -- "$SHIMCALL" lowernvml="$RUN/driver/libnvidia-ml.so.1" \
+		vgpu_real -- "$SHIMCALL" lowernvml="$RUN/driver/lower:libnvidia-ml.so.1" \
 			nvmlInit_v2 lower.nvmlInit_v2 nvmlShutdown lower.nvmlShutdown nvmlErrorString:1
 	'
 	assert_success
@@ -120,7 +125,7 @@ cuGetProcAddress_v2"
 
 @test "inside vgpu-run: the shim works 3 processes down, with the environment emptied (execchain)" {
 	run --separate-stderr in_fixture none "$REAL"'
-		vgpu_real -- "$PROBES/execchain" 3 "$SHIMCALL" lower="$RUN/driver/libcuda.so.1" \
+		vgpu_real -- "$PROBES/execchain" 3 "$SHIMCALL" lower="$RUN/driver/lower:libcuda.so.1" \
 			cuDriverGetVersion lower.cuDriverGetVersion nvmlInit_v2
 	'
 	assert_success
@@ -136,7 +141,7 @@ cuGetProcAddress_v2"
 
 @test "cuGetProcAddress(_v2) for \"cuGetProcAddress\": the shim's own, v1 below 12000, _v2 from 12000" {
 	run --separate-stderr in_fixture none "$REAL"'
-		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/libcuda.so.1" \
+		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/lower:libcuda.so.1" \
 			procaddr:cuGetProcAddress:12000:0 procaddr:cuGetProcAddress:13000:0 \
 			procaddr:cuGetProcAddress:11030:0 procaddr:cuGetProcAddress:12000:2 \
 			procaddr1:cuGetProcAddress:12000:0 procaddr1:cuGetProcAddress:11030:0 \
@@ -156,12 +161,12 @@ cuGetProcAddress_v2"
 @test "cuGetProcAddress(_v2) for names the shim does not implement: exactly the lower driver's answer and pointer" {
 	run --separate-stderr in_fixture none "$REAL"'
 		ops=()
-		for req in cuInit:2000:0 cuDriverGetVersion:2020:0 cuDeviceGet:2000:0 \
-			cuGetExportTable:3000:0 cuMemAlloc:3020:0 cuMemcpyHtoD:7000:2 \
-			cuCtxCreate:11040:0 cuNoSuchFunction:12000:0 "":0:0; do
+		for req in cuDeviceGetAttribute:2000:0 cuDriverGetVersion:2020:0 cuDeviceGet:2000:0 \
+			cuGetExportTable:3000:0 cuMemcpyDtoH:3020:0 cuMemcpyHtoD:7000:2 \
+			cuStreamCreate:2000:0 cuNoSuchFunction:12000:0 "":0:0; do
 			ops+=("procaddr:$req" "lower.procaddr:$req" "procaddr1:$req" "lower.procaddr1:$req")
 		done
-		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/libcuda.so.1" "${ops[@]}"
+		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/lower:libcuda.so.1" "${ops[@]}"
 	'
 	assert_success
 	local line mine theirs lowerptrs=0
@@ -178,7 +183,7 @@ cuGetProcAddress_v2"
 	done <<<"$output"
 	# The emulator implements cuGetProcAddress: some of these are its exported functions.
 	[ "$lowerptrs" -gt 0 ] || fail "no answer was a pointer into the lower driver: $output"
-	assert_line "procaddr cuInit 2000 0 rc=0 status=0 ptr=lower:cuInit"
+	assert_line "procaddr cuDeviceGetAttribute 2000 0 rc=0 status=0 ptr=lower:cuDeviceGetAttribute"
 }
 
 # --- outside vgpu-run, and damaged runtime dirs ----------------------------------------------
@@ -238,14 +243,15 @@ FAKE_RUN="$REAL$ERROR_CALLS"'
 		chmod 644 "$FAKE/policy"
 		chmod 666 "$FAKE/accounting"
 		mkdir -p "$FAKE/driver"
-		cp "$SHIM_LIB/emulator/libcuda.so.1" "$SHIM_LIB/emulator/libnvidia-ml.so.1" "$FAKE/driver/"
+		cp "$SHIM_LIB/emulator/libcuda.so.1" "$FAKE/driver/lower:libcuda.so.1"
+		cp "$SHIM_LIB/emulator/libnvidia-ml.so.1" "$FAKE/driver/lower:libnvidia-ml.so.1"
 	}
 '
 
 @test "a runtime dir made by hand: the shim finds it and forwards to its driver/ (the control for the damaged ones)" {
 	run --separate-stderr in_fixture none "$FAKE_RUN"'
 		fake_complete
-		as_user "$SHIMCALL" cuda="$SHIM_LIB/libcuda.so.1" nvml="$SHIM_LIB/libnvidia-ml.so.1" lower="$FAKE/driver/libcuda.so.1" \
+		as_user "$SHIMCALL" cuda="$SHIM_LIB/libcuda.so.1" nvml="$SHIM_LIB/libnvidia-ml.so.1" lower="$FAKE/driver/lower:libcuda.so.1" \
 			cuDriverGetVersion lower.cuDriverGetVersion procaddr:cuGetProcAddress:12000:0 nvmlInit_v2
 	'
 	assert_success
@@ -315,14 +321,14 @@ FAKE_RUN="$REAL$ERROR_CALLS"'
 		rm -r "$FAKE/driver"
 		error_calls
 	'
-	assert_error_mode "/fake/driver/lib" "lower driver"
+	assert_error_mode "/fake/driver/lower:lib" "lower driver"
 }
 
 @test "a lower driver without some of the names: they return 801 and say so once each; the rest forward" {
 	# The fake driver of the launcher tests exports only a handful of functions.
 	run --separate-stderr in_fixture none "$FAKE_RUN"'
 		fake_complete
-		cp "$FAKE_DRIVER/libcuda.so.$DRIVER_VERSION" "$FAKE/driver/libcuda.so.1"
+		cp "$FAKE_DRIVER/libcuda.so.$DRIVER_VERSION" "$FAKE/driver/lower:libcuda.so.1"
 		as_user "$SHIMCALL" cuda="$SHIM_LIB/libcuda.so.1" cuDriverGetVersion cuDriverGetVersion \
 			cuGetErrorString:0 cuGetErrorString:0 procaddr:cuGetProcAddress:12000:0 procaddr:cuInit:2000:0
 	'
@@ -333,7 +339,7 @@ FAKE_RUN="$REAL$ERROR_CALLS"'
 	assert_line "cuGetErrorString 0 rc=801 text=(unset)"
 	[ "$(printf '%s\n' "$stderr" | grep -c "cuGetErrorString is not in the lower driver")" -eq 1 ] ||
 		fail "expected one line about cuGetErrorString: $stderr"
-	[[ $stderr == *"/fake/driver/libcuda.so.1; it returns CUDA_ERROR_NOT_SUPPORTED (801)"* ]] || fail "$stderr"
+	[[ $stderr == *"/fake/driver/lower:libcuda.so.1; it returns CUDA_ERROR_NOT_SUPPORTED (801)"* ]] || fail "$stderr"
 	# Its cuGetProcAddress_v2 knows no name: its verdict stands, for cuGetProcAddress too.
 	assert_line "procaddr cuGetProcAddress 12000 0 rc=500 status=1 ptr=null"
 	assert_line "procaddr cuInit 2000 0 rc=500 status=1 ptr=null"

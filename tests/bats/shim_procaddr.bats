@@ -56,7 +56,7 @@ requests() {
 	done)
 	export PA_OPS
 	run --separate-stderr in_fixture none "$REAL"'
-		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/libcuda.so.1" $PA_OPS
+		vgpu_real -- "$SHIMCALL" lower="$RUN/driver/lower:libcuda.so.1" $PA_OPS
 	'
 	assert_success
 	local line theirs want n=0 own=0 lowerptrs=0

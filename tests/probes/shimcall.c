@@ -5,7 +5,7 @@
  *   cuda=NAME_OR_PATH     the CUDA library the plain ops use (default libcuda.so.1)
  *   nvml=NAME_OR_PATH     the NVML library (default libnvidia-ml.so.1)
  *   lower=PATH            a second CUDA library, the lower driver, for lower.* ops and
- *                         to classify pointers (inside vgpu-run: RUNDIR/driver/libcuda.so.1)
+ *                         to classify pointers (inside vgpu-run: RUNDIR/driver/lower:libcuda.so.1)
  *   lowernvml=PATH        the same for NVML
  * Calls (prefix "lower." to call the lower library's function directly):
  *   cuInit                       "cuInit rc=R"
