@@ -168,6 +168,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "test_md2", .files = &.{ "tests/unit/test_md2.c", "emulator/cuda/md2.c" } },
         .{ .name = "test_procaddr_pick", .files = &.{ "tests/unit/test_procaddr_pick.c", "shim/cuda/procaddr_pick.c" } },
         .{ .name = "test_accounting", .files = &.{ "tests/unit/test_accounting.c", "shim/common/accounting.c" } },
+        .{ .name = "test_vdev", .files = &(.{ "tests/unit/test_vdev.c", "shim/common/vdev.c", "shim/common/physical_gpus.c" } ++ policy_sources) },
     };
     for (unit_tests) |t| {
         const exe = b.addExecutable(.{
