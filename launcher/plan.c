@@ -22,6 +22,10 @@ void plan_print(const struct runtime_plan *plan, const struct discovery *d,
 		printf("cover: %s with %s (found as %s by %s%s)\n", f->path, plan->shim[f->lib],
 		       f->found, f->rule, f->stub ? "; a CUDA toolkit stub" : "");
 	}
+	for (int l = 0; l < LIB_COUNT; l++)
+		if (plan->emulator_copy[l][0])
+			printf("cover: %s with %s (the emulator's installed copy)\n",
+			       plan->emulator_copy[l], plan->shim[l]);
 	if (plan->amend_ldcache) {
 		for (int l = 0; l < LIB_COUNT; l++)
 			if (!d->ldcache_has[l])

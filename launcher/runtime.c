@@ -76,6 +76,14 @@ void runtime_plan(const struct policy *p, const struct discovery *d, struct runt
 				snprintf(plan->lower[l], PATH_MAX, "%s", f->path);
 		}
 	}
+	for (int l = 0; l < LIB_COUNT; l++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/emulator/%s", plan->lib_dir, driver_soname[l]);
+		plan->emulator_copy[l][0] = '\0';
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			snprintf(plan->emulator_copy[l], PATH_MAX, "%s", path);
+	}
 	plan->amend_ldcache = d->ldcache && (!d->ldcache_has[LIB_CUDA] || !d->ldcache_has[LIB_NVML]);
 }
 
@@ -209,6 +217,11 @@ void runtime_cover_driver(const struct runtime_plan *plan, const struct discover
 {
 	for (unsigned i = 0; i < d->nfiles; i++)
 		mount_file_readonly(plan->shim[d->files[i].lib], d->files[i].path);
+	/* After driver/ took its bind of the emulator (a bind holds the file, not the
+	 * path): the installed copy is a driver like any other inside. */
+	for (int l = 0; l < LIB_COUNT; l++)
+		if (plan->emulator_copy[l][0])
+			mount_file_readonly(plan->shim[l], plan->emulator_copy[l]);
 	if (plan->amend_ldcache) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/ld.so.cache", plan->run_dir);

@@ -24,6 +24,9 @@ struct runtime_plan {
 	char shim[LIB_COUNT][PATH_MAX];        /* lib_dir/libcuda.so.1, ... */
 	char lower[LIB_COUNT][PATH_MAX];       /* what driver/ will hold; "" for none */
 	int lower_is_emulator;
+	/* lib_dir/emulator/<soname> where installed: covered by the shim too, or a
+	 * program could load the emulator in its place by LD_LIBRARY_PATH ("" for none). */
+	char emulator_copy[LIB_COUNT][PATH_MAX];
 	int amend_ldcache;                     /* bind an amended cache over /etc/ld.so.cache */
 };
 
@@ -38,7 +41,8 @@ void runtime_plan(const struct policy *p, const struct discovery *d, struct runt
 void runtime_create(const struct runtime_plan *plan, const struct policy *p,
 		    const struct discovery *d);
 
-/* Covers every driver file with the shim, and the loader cache when planned. */
+/* Covers every driver file and the emulator's installed copy with the shim, and the
+ * loader cache when planned. */
 void runtime_cover_driver(const struct runtime_plan *plan, const struct discovery *d);
 
 #endif
