@@ -189,6 +189,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "execchain", .src = "tests/probes/execchain.c" },
         .{ .name = "syscalls", .src = "tests/probes/syscalls.c" },
         .{ .name = "threads", .src = "tests/probes/threads.c" },
+        .{ .name = "emu_visible", .src = "tests/probes/emu_visible.c" },
     };
     for (probe_programs) |p| {
         const exe = b.addExecutable(.{ .name = p.name, .root_module = glibcModule(b, glibc, .debug) });
@@ -258,6 +259,8 @@ pub fn build(b: *std.Build) void {
             "shim/cuda/procaddr.c",
             "shim/cuda/procaddr_pick.c",
             "shim/cuda/vcuda.c",
+            "shim/cuda/export_table.c",
+            "emulator/cuda/md2.c",
         };
         const shim_nvml_sources = [_][]const u8{
             "shim/nvml/shim_nvml.c",

@@ -237,10 +237,12 @@ static void gone(struct emu_context *c, struct cls_entry *e)
 		emu_memory_context_gone(c);
 }
 
+/* device: the ordinal; the shared state knows devices by configuration index. */
 static void registered(int device)
 {
-	if (emu_state_register_process)
-		emu_state_register_process((unsigned)device, 0);
+	int i = emu_device_config_index(device);
+	if (emu_state_register_process && i >= 0)
+		emu_state_register_process((unsigned)i, 0);
 }
 
 /* --- primary contexts ------------------------------------------------------------------ */

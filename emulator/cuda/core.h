@@ -22,4 +22,12 @@ CUresult emu_cls_get(void **value, CUcontext ctx, void *key);
 /* device.c: CUDA_SUCCESS when cuInit ran and dev is a valid ordinal. */
 CUresult emu_device_check(CUdevice dev);
 
+/* device.c: the devices CUDA_VISIBLE_DEVICES selects among the configured ones (cvd
+ * NULL: unset, all of them), as NVIDIA's driver reads it: writes their configuration
+ * indexes to out in enumeration order and returns how many.  Pure: no state. */
+unsigned emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES]);
+/* device.c: called once by cuInit (under its lock): fixes the process's devices from
+ * CUDA_VISIBLE_DEVICES; returns how many there are (0: cuInit fails, no device). */
+unsigned emu_devices_init(void);
+
 #endif

@@ -1,23 +1,115 @@
-/* Devices: count, handles (a CUdevice is the ordinal), name, memory, attributes from
- * the profile, UUID and PCI location from the configuration, peer queries. */
+/* Devices: which configured GPUs this process sees (CUDA_VISIBLE_DEVICES), count,
+ * handles (a CUdevice is the ordinal), name, memory, attributes from the profile, UUID
+ * and PCI location from the configuration, peer queries. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "emulator/cuda/core.h"
 
+/* CUDA ordinal -> configuration index, fixed by cuInit (emu_devices_init).  Until then
+ * no device is visible.  nvisible is published with release order before cuInit marks
+ * the process initialized, so whoever passed emu_check_init sees the whole table. */
+static unsigned visible[EMU_MAX_DEVICES];
+static unsigned nvisible;
+
+/* The UUID as nvidia-smi prints it (and our NVML): "GPU-" and lowercase hex. */
+static void uuid_text(const uint8_t u[16], char out[48])
+{
+	snprintf(out, 48, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+/* The configuration index one CUDA_VISIBLE_DEVICES entry (len bytes at s) names, or -1
+ * when it names none.  Our choices where NVIDIA's guide is silent:
+ *   - an index is read as strtol reads it: blanks before it and a sign are accepted,
+ *     anything after the digits (a trailing blank too) makes the entry invalid;
+ *   - a UUID entry must start with "GPU-" (no blanks before it) and is compared without
+ *     regard to case, so "gpu-7667ABCD" works as well as "GPU-7667abcd";
+ *   - "MIG-..." names no device: the emulator has no MIG instances. */
+static int visible_entry(const char *s, size_t len, const struct emu_config *c)
+{
+	char e[64];
+	if (len == 0 || len >= sizeof e)
+		return -1; /* empty, or longer than any UUID */
+	memcpy(e, s, len);
+	e[len] = '\0';
+	if (strncasecmp(e, "GPU-", 4) == 0) {
+		int found = -1;
+		for (unsigned i = 0; i < c->ndevices; i++) {
+			char text[48];
+			uuid_text(c->devices[i].uuid, text);
+			if (strncasecmp(text, e, len) != 0)
+				continue; /* e is not a prefix of this UUID */
+			if (found >= 0)
+				return -1; /* a prefix of two UUIDs: ambiguous */
+			found = (int)i;
+		}
+		return found;
+	}
+	char *end;
+	long v = strtol(e, &end, 10);
+	if (end == e || *end != '\0' || v < 0 || v >= (long)c->ndevices)
+		return -1;
+	return (int)v;
+}
+
+unsigned emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES])
+{
+	unsigned n = 0;
+	if (!cvd) {
+		/* Unset: every configured device, in configuration order. */
+		for (unsigned i = 0; i < c->ndevices && i < EMU_MAX_DEVICES; i++)
+			out[n++] = i;
+		return n;
+	}
+	/* Set: the devices its entries name, in its order, up to the first entry that is
+	 * invalid (see visible_entry) or repeats one already listed; the rest is ignored,
+	 * as the real driver does.  "" is one empty entry: no device. */
+	const char *s = cvd;
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		int idx = visible_entry(s, len, c);
+		if (idx < 0)
+			return n;
+		for (unsigned k = 0; k < n; k++)
+			if (out[k] == (unsigned)idx)
+				return n; /* a repeat ends the list too */
+		out[n++] = (unsigned)idx;
+		if (s[len] == '\0' || n == EMU_MAX_DEVICES)
+			return n;
+		s += len + 1;
+	}
+}
+
+unsigned emu_devices_init(void)
+{
+	/* Read once, here: later changes to the environment do not change the process's
+	 * devices (the real driver reads it at its first successful cuInit). */
+	unsigned n = emu_visible_parse(getenv("CUDA_VISIBLE_DEVICES"), emu_config(), visible);
+	__atomic_store_n(&nvisible, n, __ATOMIC_RELEASE);
+	return n;
+}
+
 unsigned emu_device_count(void)
 {
-	return emu_config()->ndevices;
+	return __atomic_load_n(&nvisible, __ATOMIC_ACQUIRE);
+}
+
+int emu_device_config_index(int ordinal)
+{
+	if (ordinal < 0 || (unsigned)ordinal >= emu_device_count())
+		return -1;
+	return (int)visible[ordinal];
 }
 
 const struct emu_device_config *emu_device(int ordinal)
 {
-	const struct emu_config *c = emu_config();
-	if (ordinal < 0 || (unsigned)ordinal >= c->ndevices)
-		return NULL;
-	return &c->devices[ordinal];
+	int i = emu_device_config_index(ordinal);
+	return i < 0 ? NULL : &emu_config()->devices[i];
 }
 
 CUresult emu_device_check(CUdevice dev)
@@ -106,7 +198,9 @@ EMU_API CUresult cuDeviceGetAttribute(int *value, int attrib, CUdevice dev)
 		*value = d->pci_domain;
 		return CUDA_SUCCESS;
 	case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID:
-		*value = dev; /* one board per GPU */
+		/* One board per GPU.  The board's number is a property of the machine, the
+		 * same in every process whatever its CUDA_VISIBLE_DEVICES: the config index. */
+		*value = emu_device_config_index(dev);
 		return CUDA_SUCCESS;
 	default:
 		break;

@@ -19,9 +19,14 @@
  * (or the configuration's error as CUDA_ERROR_INVALID_VALUE... see core). */
 CUresult emu_check_init(void);
 
-/* Number of devices; a valid ordinal's configuration (NULL when out of range). */
+/* Number of devices this process sees (0 before cuInit); a valid ordinal's
+ * configuration (NULL when out of range).  Ordinals are this process's: with
+ * CUDA_VISIBLE_DEVICES set, ordinal j is the j-th device it selects. */
 unsigned emu_device_count(void);
 const struct emu_device_config *emu_device(int ordinal);
+/* The configuration index of a valid ordinal (-1 when out of range): what names the
+ * device outside this process (emulator-state, NVML), whatever its CUDA_VISIBLE_DEVICES. */
+int emu_device_config_index(int ordinal);
 
 /* The calling thread's current context: *out set and CUDA_SUCCESS, or
  * CUDA_ERROR_INVALID_CONTEXT when there is none (and NOT_INITIALIZED before cuInit). */

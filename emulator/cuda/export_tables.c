@@ -189,6 +189,7 @@ static CUresult integrity_check(uint32_t version, uint64_t unix_seconds, uint64_
 {
 	if (!out)
 		return CUDA_ERROR_INVALID_VALUE;
+	/* The devices as cudart enumerates them: the visible ones, in ordinal order. */
 	struct integrity_device devs[EMU_MAX_DEVICES];
 	unsigned n = emu_device_count();
 	for (unsigned i = 0; i < n; i++) {

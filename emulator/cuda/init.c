@@ -1,4 +1,6 @@
-/* cuInit, versions, error names and strings. */
+/* cuInit, versions, error names and strings.  The first cuInit(0) decides, once for
+ * the process: the configuration's devices, narrowed by CUDA_VISIBLE_DEVICES
+ * (device.c); its answer, success or error, is every later cuInit's. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,7 +33,9 @@ EMU_API CUresult cuInit(unsigned int flags)
 				(void)!write(STDERR_FILENO, line,
 					     (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 			init_result = CUDA_ERROR_NO_DEVICE;
-		} else if (c->ndevices == 0) {
+		} else if (c->ndevices == 0 || emu_devices_init() == 0) {
+			/* No GPU configured, or CUDA_VISIBLE_DEVICES selects none of them: as
+			 * the real driver, silently no device. */
 			init_result = CUDA_ERROR_NO_DEVICE;
 		} else {
 			emu_contexts_init();

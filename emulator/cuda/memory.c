@@ -354,14 +354,17 @@ void emu_alloc_remove(struct emu_alloc *a)
 
 /* --- capacity -------------------------------------------------------------------------- */
 
+/* device: the ordinal.  The shared state (emulator-state, NVML) counts per
+ * configuration index: another process may see the same GPU under another ordinal. */
 int emu_capacity_take(int device, uint64_t bytes)
 {
 	const struct emu_device_config *d = emu_device(device);
-	if (!d || !d->profile || bytes > (uint64_t)INT64_MAX)
+	int i = emu_device_config_index(device);
+	if (!d || !d->profile || i < 0 || bytes > (uint64_t)INT64_MAX)
 		return -1;
-	uint64_t now = emu_state_add_used((unsigned)device, (int64_t)bytes);
+	uint64_t now = emu_state_add_used((unsigned)i, (int64_t)bytes);
 	if (now > d->profile->total_memory) {
-		emu_state_add_used((unsigned)device, -(int64_t)bytes);
+		emu_state_add_used((unsigned)i, -(int64_t)bytes);
 		return -1;
 	}
 	return 0;
@@ -369,8 +372,9 @@ int emu_capacity_take(int device, uint64_t bytes)
 
 void emu_capacity_give(int device, uint64_t bytes)
 {
-	if (bytes)
-		emu_state_add_used((unsigned)device, -(int64_t)bytes);
+	int i = emu_device_config_index(device);
+	if (bytes && i >= 0)
+		emu_state_add_used((unsigned)i, -(int64_t)bytes);
 }
 
 /* --- device allocations ------------------------------------------------------------------ */
@@ -629,9 +633,10 @@ EMU_API CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
 	if (!free_bytes || !total_bytes)
 		return CUDA_ERROR_INVALID_VALUE;
 	const struct emu_device_config *d = emu_device(dev);
-	if (!d || !d->profile)
+	int i = emu_device_config_index(dev);
+	if (!d || !d->profile || i < 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	uint64_t total = d->profile->total_memory, used = emu_state_used((unsigned)dev);
+	uint64_t total = d->profile->total_memory, used = emu_state_used((unsigned)i);
 	*total_bytes = total;
 	*free_bytes = used >= total ? 0 : total - used;
 	return CUDA_SUCCESS;

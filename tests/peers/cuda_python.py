@@ -35,7 +35,7 @@ def mapped_libs():
     with open("/proc/self/maps") as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 6 and os.path.basename(parts[5]).startswith(("libcuda.so", "libnvidia-ml.so")):
+            if len(parts) >= 6 and os.path.basename(parts[5]).split(":")[-1].startswith(("libcuda.so", "libnvidia-ml.so")):
                 if parts[5] not in seen:
                     seen.append(parts[5])
     for p in seen:

@@ -117,7 +117,7 @@ seen = []
 with open("/proc/self/maps") as f:
     for line in f:
         parts = line.split()
-        if len(parts) >= 6 and os.path.basename(parts[5]).startswith("libcuda.so") and parts[5] not in seen:
+        if len(parts) >= 6 and os.path.basename(parts[5]).split(":")[-1].startswith("libcuda.so") and parts[5] not in seen:
             seen.append(parts[5])
 for p in seen:
     print(f"lib {p}")
