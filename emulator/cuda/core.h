@@ -24,10 +24,13 @@ CUresult emu_device_check(CUdevice dev);
 
 /* device.c: the devices CUDA_VISIBLE_DEVICES selects among the configured ones (cvd
  * NULL: unset, all of them), as NVIDIA's driver reads it: writes their configuration
- * indexes to out in enumeration order and returns how many.  Pure: no state. */
-unsigned emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES]);
+ * indexes to out in enumeration order and returns how many, or EMU_VISIBLE_REPEAT when
+ * a device is named twice (cuInit: CUDA_ERROR_INVALID_DEVICE).  Pure: no state. */
+#define EMU_VISIBLE_REPEAT (-1)
+int emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES]);
 /* device.c: called once by cuInit (under its lock): fixes the process's devices from
- * CUDA_VISIBLE_DEVICES; returns how many there are (0: cuInit fails, no device). */
-unsigned emu_devices_init(void);
+ * CUDA_VISIBLE_DEVICES; returns how many there are (0: no device) or
+ * EMU_VISIBLE_REPEAT. */
+int emu_devices_init(void);
 
 #endif

@@ -24,20 +24,27 @@ static void uuid_text(const uint8_t u[16], char out[48])
 }
 
 /* The configuration index one CUDA_VISIBLE_DEVICES entry (len bytes at s) names, or -1
- * when it names none.  Our choices where NVIDIA's guide is silent:
- *   - an index is read as strtol reads it: blanks before it and a sign are accepted,
- *     anything after the digits (a trailing blank too) makes the entry invalid;
- *   - a UUID entry must start with "GPU-" (no blanks before it) and is compared without
- *     regard to case, so "gpu-7667ABCD" works as well as "GPU-7667abcd";
- *   - "MIG-..." names no device: the emulator has no MIG instances. */
+ * when it names none.  Measured on NVIDIA's driver 580 (docs/gpu-validation.md) where
+ * the guide is silent: blanks around an entry are ignored ("0 " and " 0" are index 0);
+ * an index is decimal digits (a sign is accepted, as strtol reads it; -1 is invalid);
+ * "GPU-" alone names nothing, even with one GPU; a UUID entry is compared without
+ * regard to case; "MIG-..." names no device (the emulator has no MIG instances). */
 static int visible_entry(const char *s, size_t len, const struct emu_config *c)
 {
+	while (len && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
 	char e[64];
 	if (len == 0 || len >= sizeof e)
 		return -1; /* empty, or longer than any UUID */
 	memcpy(e, s, len);
 	e[len] = '\0';
 	if (strncasecmp(e, "GPU-", 4) == 0) {
+		if (len == 4)
+			return -1;
 		int found = -1;
 		for (unsigned i = 0; i < c->ndevices; i++) {
 			char text[48];
@@ -57,40 +64,41 @@ static int visible_entry(const char *s, size_t len, const struct emu_config *c)
 	return (int)v;
 }
 
-unsigned emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES])
+int emu_visible_parse(const char *cvd, const struct emu_config *c, unsigned out[EMU_MAX_DEVICES])
 {
 	unsigned n = 0;
 	if (!cvd) {
 		/* Unset: every configured device, in configuration order. */
 		for (unsigned i = 0; i < c->ndevices && i < EMU_MAX_DEVICES; i++)
 			out[n++] = i;
-		return n;
+		return (int)n;
 	}
-	/* Set: the devices its entries name, in its order, up to the first entry that is
-	 * invalid (see visible_entry) or repeats one already listed; the rest is ignored,
-	 * as the real driver does.  "" is one empty entry: no device. */
+	/* Set: the devices its entries name, in its order, up to the first invalid entry
+	 * (see visible_entry); the rest is ignored, as the real driver does.  "" is one
+	 * empty entry: no device.  A device named twice before that point makes the real
+	 * driver's cuInit fail with CUDA_ERROR_INVALID_DEVICE: EMU_VISIBLE_REPEAT. */
 	const char *s = cvd;
 	for (;;) {
 		size_t len = strcspn(s, ",");
 		int idx = visible_entry(s, len, c);
 		if (idx < 0)
-			return n;
+			return (int)n;
 		for (unsigned k = 0; k < n; k++)
 			if (out[k] == (unsigned)idx)
-				return n; /* a repeat ends the list too */
+				return EMU_VISIBLE_REPEAT;
 		out[n++] = (unsigned)idx;
 		if (s[len] == '\0' || n == EMU_MAX_DEVICES)
-			return n;
+			return (int)n;
 		s += len + 1;
 	}
 }
 
-unsigned emu_devices_init(void)
+int emu_devices_init(void)
 {
 	/* Read once, here: later changes to the environment do not change the process's
 	 * devices (the real driver reads it at its first successful cuInit). */
-	unsigned n = emu_visible_parse(getenv("CUDA_VISIBLE_DEVICES"), emu_config(), visible);
-	__atomic_store_n(&nvisible, n, __ATOMIC_RELEASE);
+	int n = emu_visible_parse(getenv("CUDA_VISIBLE_DEVICES"), emu_config(), visible);
+	__atomic_store_n(&nvisible, n > 0 ? (unsigned)n : 0u, __ATOMIC_RELEASE);
 	return n;
 }
 

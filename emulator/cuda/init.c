@@ -26,6 +26,7 @@ EMU_API CUresult cuInit(unsigned int flags)
 	pthread_mutex_lock(&init_lock);
 	if (init_result < 0) {
 		const struct emu_config *c = emu_config();
+		int visible = 0;
 		if (c->error[0]) {
 			char line[320];
 			int n = snprintf(line, sizeof line, "vgpu emulator: %s\n", c->error);
@@ -33,10 +34,13 @@ EMU_API CUresult cuInit(unsigned int flags)
 				(void)!write(STDERR_FILENO, line,
 					     (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 			init_result = CUDA_ERROR_NO_DEVICE;
-		} else if (c->ndevices == 0 || emu_devices_init() == 0) {
+		} else if (c->ndevices == 0 || (visible = emu_devices_init()) == 0) {
 			/* No GPU configured, or CUDA_VISIBLE_DEVICES selects none of them: as
 			 * the real driver, silently no device. */
 			init_result = CUDA_ERROR_NO_DEVICE;
+		} else if (visible == EMU_VISIBLE_REPEAT) {
+			/* CUDA_VISIBLE_DEVICES names a GPU twice: the real driver's answer. */
+			init_result = CUDA_ERROR_INVALID_DEVICE;
 		} else {
 			emu_contexts_init();
 			init_result = CUDA_SUCCESS;

@@ -147,13 +147,19 @@ int vdev_build(struct vdev_table *t, const struct policy *p, const char *gpus_di
 	return 0;
 }
 
-/* One entry of CUDA_VISIBLE_DEVICES (s, n bytes) → a virtual index, or -1. */
+/* One entry of CUDA_VISIBLE_DEVICES (s, n bytes) → a virtual index, or -1.  The real
+ * driver's rules where NVIDIA's guide is silent, measured on driver 580
+ * (docs/gpu-validation.md): blanks around an entry do not matter, "GPU-" alone names
+ * nothing. */
 static int entry_to_vdev(const struct vdev_table *t, const char *s, size_t n)
 {
-	/* An index: leading blanks allowed (the driver parses with strtol), nothing after. */
+	while (n && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
 	size_t i = 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
-		i++;
 	if (i < n && (s[i] == '-' || s[i] == '+' || (s[i] >= '0' && s[i] <= '9'))) {
 		int neg = s[i] == '-';
 		if (s[i] == '-' || s[i] == '+')
@@ -169,7 +175,7 @@ static int entry_to_vdev(const struct vdev_table *t, const char *s, size_t n)
 		return !neg && x < t->n ? (int)x : -1;
 	}
 	/* A UUID or a prefix of one, "GPU-" included, naming exactly one virtual GPU. */
-	if (n < 4 || strncasecmp(s, "GPU-", 4) != 0)
+	if (n <= 4 || strncasecmp(s, "GPU-", 4) != 0)
 		return -1;
 	int found = -1;
 	for (unsigned v = 0; v < t->n; v++) {
@@ -183,13 +189,13 @@ static int entry_to_vdev(const struct vdev_table *t, const char *s, size_t n)
 	return found;
 }
 
-unsigned vdev_select(const struct vdev_table *t, const char *cvd, unsigned out[VDEV_MAX])
+int vdev_select(const struct vdev_table *t, const char *cvd, unsigned out[VDEV_MAX])
 {
 	unsigned n = 0;
 	if (!cvd) {
 		for (unsigned v = 0; v < t->n; v++)
 			out[n++] = v;
-		return n;
+		return (int)n;
 	}
 	const char *s = cvd;
 	while (*s && n < VDEV_MAX) {
@@ -199,13 +205,13 @@ unsigned vdev_select(const struct vdev_table *t, const char *cvd, unsigned out[V
 			break;
 		for (unsigned k = 0; k < n; k++)
 			if (out[k] == (unsigned)v)
-				return n; /* a repeat ends the list */
+				return VDEV_SELECT_REPEAT;
 		out[n++] = (unsigned)v;
 		if (!s[len])
 			break;
 		s += len + 1;
 	}
-	return n;
+	return (int)n;
 }
 
 int vdev_lower_list(const struct vdev_table *t, const unsigned *sel, unsigned nsel, char *buf,

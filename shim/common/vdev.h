@@ -51,10 +51,13 @@ int vdev_build(struct vdev_table *t, const struct policy *p, const char *gpus_di
 
 /* The program's CUDA_VISIBLE_DEVICES (NULL: unset) applied to the virtual GPUs as the
  * real driver applies it to physical ones: a comma-separated sequence of indexes or
- * virtual UUIDs ("GPU-" and any prefix naming exactly one); the first invalid entry
- * (out of range, unknown, ambiguous, empty, a repeat, a physical UUID) ends the list.
- * Writes the selected virtual indexes to out in enumeration order; returns how many. */
-unsigned vdev_select(const struct vdev_table *t, const char *cvd, unsigned out[VDEV_MAX]);
+ * virtual UUIDs (a "GPU-" prefix naming exactly one), blanks around entries ignored;
+ * the first invalid entry (out of range, unknown, ambiguous, empty, a physical UUID)
+ * ends the list.  Writes the selected virtual indexes to out in enumeration order and
+ * returns how many, or VDEV_SELECT_REPEAT when a GPU is named twice before the end
+ * (the real driver's cuInit then fails with CUDA_ERROR_INVALID_DEVICE). */
+#define VDEV_SELECT_REPEAT (-1)
+int vdev_select(const struct vdev_table *t, const char *cvd, unsigned out[VDEV_MAX]);
 
 /* "tok,tok,...": the lower driver's CUDA_VISIBLE_DEVICES for the selection ("" for
  * none).  0, or -1 when buf is too small. */

@@ -117,15 +117,20 @@ SHIM_API CUresult cuInit(unsigned int flags)
 		char *program_cvd = copy_env("CUDA_VISIBLE_DEVICES");
 		char *program_order = copy_env("CUDA_DEVICE_ORDER");
 		unsigned sel[VDEV_MAX];
-		unsigned n = vdev_select(t, program_cvd, sel);
+		int selected_n = vdev_select(t, program_cvd, sel);
+		unsigned n = selected_n > 0 ? (unsigned)selected_n : 0;
 		static char list[VDEV_MAX * (POLICY_UUID_MAX + 1)]; /* under init_lock */
-		if (vdev_lower_list(t, sel, n, list, sizeof list) != 0)
-			list[0] = '\0'; /* cannot happen: room for every token */
-		put_env("CUDA_VISIBLE_DEVICES", list);
-		put_env("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
-		r = lower(flags);
-		put_env("CUDA_VISIBLE_DEVICES", program_cvd);
-		put_env("CUDA_DEVICE_ORDER", program_order);
+		if (selected_n == VDEV_SELECT_REPEAT) {
+			r = CUDA_ERROR_INVALID_DEVICE; /* the real driver's answer to a repeat */
+		} else {
+			if (vdev_lower_list(t, sel, n, list, sizeof list) != 0)
+				list[0] = '\0'; /* cannot happen: room for every token */
+			put_env("CUDA_VISIBLE_DEVICES", list);
+			put_env("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+			r = lower(flags);
+			put_env("CUDA_VISIBLE_DEVICES", program_cvd);
+			put_env("CUDA_DEVICE_ORDER", program_order);
+		}
 		free(program_cvd);
 		free(program_order);
 		if (r == CUDA_SUCCESS) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # CUDA_VISIBLE_DEVICES in the emulator's CUDA driver API, used directly (no vgpu-run):
 # LD_LIBRARY_PATH leads to $VGPU_PREFIX/lib/vgpu/emulator.  The rules are NVIDIA's
-# (CUDA programming guide, environment variables), with our choices where it is silent
-# (emulator/cuda/device.c, visible_entry):
+# (CUDA programming guide, environment variables), and driver 580's where it is silent
+# (measured on an H200: docs/gpu-validation.md; emulator/cuda/device.c, visible_entry):
 #   - unset: every configured GPU in configuration order; set: the GPUs its entries name
-#     (decimal indexes, or "GPU-" UUIDs and unique prefixes of them, any case), in its
-#     order, up to the first invalid entry or repeat; no GPU at all: cuInit 100;
+#     (decimal indexes, or "GPU-" UUIDs and unique prefixes of them, any case; blanks
+#     around an entry ignored; "GPU-" alone names nothing), in its order, up to the first
+#     invalid entry; a GPU named twice before that: cuInit 101; no GPU at all: cuInit 100;
 #   - read at the first cuInit, never again; NVML ignores it.
 # The machine is VGPU_EMULATOR_DEVICES=t4,h200,l4 unless a test says otherwise.
 #
@@ -82,8 +83,8 @@ uuid_of() { # ORDINAL
 1,2,0|h200 l4 t4
 0,5,1|t4
 3|cuInit 100
-1,1|h200
-2,0,2,1|l4 t4
+1,1|cuInit 101
+2,0,2,1|cuInit 101
 -1|cuInit 100
 -1,0|cuInit 100
 0,-1,1|t4
@@ -98,8 +99,8 @@ garbage|cuInit 100
 2,x,0|l4
  1|h200
 0, 2|t4 l4
-1 |cuInit 100
-0,1 ,2|t4
+1 |h200
+0,1 ,2|t4 h200 l4
 MIG-0,1|cuInit 100
 1,MIG-0|h200
 1,MIG-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee,0|h200"
@@ -135,11 +136,11 @@ $upper|h200
 $(tr A-Z a-z <<<"$upper")|h200
 gpu-${unique#GPU-}|l4
 ${l4}0|cuInit 100
-${l4} |cuInit 100
- $l4|cuInit 100
+${l4} |l4
+ $l4|l4
 ${l4#GPU-}|cuInit 100
-$l4,2|l4
-2,$unique|l4
+$l4,2|cuInit 101
+2,$unique|cuInit 101
 GPU-|cuInit 100
 $common|cuInit 100
 0,$common,1|t4
@@ -154,9 +155,9 @@ GPU-0|cuInit 100
 CUDA_VISIBLE_DEVICES='$value': got '$got', expected '$want'"
 	done <<<"$table"
 	[ -z "$bad" ] || fail "$bad"
-	# With one GPU configured, "GPU-" names exactly one: that one.
+	# "GPU-" alone names nothing, even with one GPU configured (driver 580 does so).
 	DEVICES=l4 probe GPU-
-	[ "$(seen 1)" = l4 ] || fail "one GPU, CUDA_VISIBLE_DEVICES=GPU-: $output"
+	[ "$(seen 1)" = "cuInit 100" ] || fail "one GPU, CUDA_VISIBLE_DEVICES=GPU-: $output"
 }
 
 @test "ordinal j is the j-th selected GPU everywhere: name, UUID, bus id and back, peers, board" {

@@ -5,7 +5,9 @@
 # inside vgpu-run, the program's CUDA_VISIBLE_DEVICES selects among the policy's GPUs
 # exactly as the real driver's selects among physical ones (the rules are NVIDIA's,
 # CUDA programming guide, environment variables: indexes or UUIDs and unique "GPU-"
-# prefixes, in order, the first invalid entry ending the list, no device → cuInit 100);
+# prefixes, in order, the first invalid entry ending the list, no device → cuInit 100;
+# measured on driver 580: blanks around entries ignored, a repeat → cuInit 101, "GPU-"
+# alone names nothing);
 # physical UUIDs select nothing; the program's environment is left as it was; and
 # neither env -i, LD_LIBRARY_PATH nor LD_PRELOAD reaches the lower driver.
 #
@@ -96,14 +98,14 @@ uuid_in() { # VALUE ORDINAL
 1,2,0|h200 l4 t4
 0,5,1|t4
 3|cuInit 100
-1,1|h200
+1,1|cuInit 101
 |cuInit 100
 -1|cuInit 100
 0,-1,1|t4
 x|cuInit 100
 0,,1|t4
  1|h200
-1 |cuInit 100
+1 |h200
 MIG-0|cuInit 100"
 	local value want got bad=
 	while IFS='|' read -r value want; do

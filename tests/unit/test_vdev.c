@@ -59,9 +59,11 @@ static const char *selection(const struct vdev_table *t, const char *cvd)
 {
 	static char out[128];
 	unsigned sel[VDEV_MAX];
-	unsigned n = vdev_select(t, cvd, sel);
+	int n = vdev_select(t, cvd, sel);
 	out[0] = '\0';
-	for (unsigned k = 0; k < n; k++)
+	if (n == VDEV_SELECT_REPEAT)
+		return "repeat";
+	for (int k = 0; k < n; k++)
 		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%u", k ? "," : "", sel[k]);
 	return out;
 }
@@ -107,19 +109,21 @@ static void test_emulated(void)
 		{ "2,0", "2,0", "order of the sequence" },
 		{ "0,5,1", "0", "an index out of range ends the list" },
 		{ "0,-1,1", "0", "-1 ends the list" },
-		{ "1,1", "1", "a repeat ends the list" },
+		{ "1,1", "repeat", "a repeat: cuInit fails (101), as the real driver's" },
+		{ "0,2,GPU-zz,0", "0,2", "a repeat after an invalid entry does not count" },
 		{ "0,,1", "0", "an empty entry ends the list" },
 		{ "", "", "empty: no GPU" },
 		{ "x", "", "garbage: no GPU" },
 		{ "-1", "", "-1: no GPU" },
-		{ " 1", "1", "leading blanks before an index (strtol)" },
-		{ "1 ", "", "trailing blank: invalid" },
+		{ " 1", "1", "leading blanks before an index" },
+		{ "1 ", "1", "trailing blanks too (measured on driver 580)" },
 		{ "1x", "", "trailing garbage: invalid" },
 		{ full1, "1", "a full virtual UUID" },
 		{ prefix, "1", "a unique UUID prefix" },
 		{ upper, "2", "UUID hex in upper case" },
 		{ twice, "2,1", "UUIDs in sequence" },
-		{ "GPU-", "", "an ambiguous prefix: no GPU" },
+		{ "GPU-", "", "GPU- alone names nothing (measured on driver 580)" },
+		{ "GPU-x,1", "", "an unknown prefix: no GPU" },
 		{ bad, "", "an unknown (e.g. physical) UUID: no GPU" },
 		{ "MIG-0", "", "MIG: not supported" },
 		{ "2,GPU-zz", "2", "an unknown UUID after a good index" },
