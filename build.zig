@@ -168,6 +168,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "test_md2", .files = &.{ "tests/unit/test_md2.c", "emulator/cuda/md2.c" } },
         .{ .name = "test_procaddr_pick", .files = &.{ "tests/unit/test_procaddr_pick.c", "shim/cuda/procaddr_pick.c" } },
         .{ .name = "test_accounting", .files = &.{ "tests/unit/test_accounting.c", "shim/common/accounting.c" } },
+        .{ .name = "test_ptrtable", .files = &.{ "tests/unit/test_ptrtable.c", "shim/cuda/ptrtable.c" } },
         .{ .name = "test_vdev", .files = &(.{ "tests/unit/test_vdev.c", "shim/common/vdev.c", "shim/common/physical_gpus.c" } ++ policy_sources) },
     };
     for (unit_tests) |t| {
@@ -190,6 +191,8 @@ pub fn build(b: *std.Build) void {
         .{ .name = "syscalls", .src = "tests/probes/syscalls.c" },
         .{ .name = "threads", .src = "tests/probes/threads.c" },
         .{ .name = "emu_visible", .src = "tests/probes/emu_visible.c" },
+        .{ .name = "capalloc", .src = "tests/probes/capalloc.c" },
+        .{ .name = "nvmlview", .src = "tests/probes/nvmlview.c" },
     };
     for (probe_programs) |p| {
         const exe = b.addExecutable(.{ .name = p.name, .root_module = glibcModule(b, glibc, .debug) });
@@ -259,11 +262,15 @@ pub fn build(b: *std.Build) void {
             "shim/cuda/procaddr.c",
             "shim/cuda/procaddr_pick.c",
             "shim/cuda/vcuda.c",
+            "shim/cuda/alloc.c",
+            "shim/cuda/context.c",
+            "shim/cuda/ptrtable.c",
             "shim/cuda/export_table.c",
             "emulator/cuda/md2.c",
         };
         const shim_nvml_sources = [_][]const u8{
             "shim/nvml/shim_nvml.c",
+            "shim/nvml/view.c",
         };
         const gen_forwarders = b.addExecutable(.{ .name = "gen_forwarders", .root_module = b.createModule(.{
             .target = b.graph.host,

@@ -478,4 +478,110 @@ typedef struct {
 	unsigned int numAttrs;
 } CUlaunchConfig;
 
+/* --- arrays (the shim's memory caps: shim/cuda/alloc.c) ----------------------------- */
+
+typedef struct emu_mipmapped_array *CUmipmappedArray;
+
+/* CUarray_format */
+enum {
+	CU_AD_FORMAT_UNSIGNED_INT8 = 0x01,
+	CU_AD_FORMAT_UNSIGNED_INT16 = 0x02,
+	CU_AD_FORMAT_UNSIGNED_INT32 = 0x03,
+	CU_AD_FORMAT_SIGNED_INT8 = 0x08,
+	CU_AD_FORMAT_SIGNED_INT16 = 0x09,
+	CU_AD_FORMAT_SIGNED_INT32 = 0x0a,
+	CU_AD_FORMAT_HALF = 0x10,
+	CU_AD_FORMAT_FLOAT = 0x20,
+	CU_AD_FORMAT_UNORM_INT_101010_2 = 0x50,
+	CU_AD_FORMAT_UINT8_PACKED_422 = 0x51,
+	CU_AD_FORMAT_UINT8_PACKED_444 = 0x52,
+	CU_AD_FORMAT_UINT8_SEMIPLANAR_420 = 0x53,
+	CU_AD_FORMAT_UINT16_SEMIPLANAR_420 = 0x54,
+	CU_AD_FORMAT_UINT8_SEMIPLANAR_422 = 0x55,
+	CU_AD_FORMAT_UINT16_SEMIPLANAR_422 = 0x56,
+	CU_AD_FORMAT_UINT8_SEMIPLANAR_444 = 0x57,
+	CU_AD_FORMAT_UINT16_SEMIPLANAR_444 = 0x58,
+	CU_AD_FORMAT_UINT8_PLANAR_420 = 0x59,
+	CU_AD_FORMAT_UINT16_PLANAR_420 = 0x5a,
+	CU_AD_FORMAT_UINT8_PLANAR_422 = 0x5b,
+	CU_AD_FORMAT_UINT16_PLANAR_422 = 0x5c,
+	CU_AD_FORMAT_UINT8_PLANAR_444 = 0x5d,
+	CU_AD_FORMAT_UINT16_PLANAR_444 = 0x5e,
+	CU_AD_FORMAT_BC1_UNORM = 0x91,
+	CU_AD_FORMAT_BC1_UNORM_SRGB = 0x92,
+	CU_AD_FORMAT_BC2_UNORM = 0x93,
+	CU_AD_FORMAT_BC2_UNORM_SRGB = 0x94,
+	CU_AD_FORMAT_BC3_UNORM = 0x95,
+	CU_AD_FORMAT_BC3_UNORM_SRGB = 0x96,
+	CU_AD_FORMAT_BC4_UNORM = 0x97,
+	CU_AD_FORMAT_BC4_SNORM = 0x98,
+	CU_AD_FORMAT_BC5_UNORM = 0x99,
+	CU_AD_FORMAT_BC5_SNORM = 0x9a,
+	CU_AD_FORMAT_BC6H_UF16 = 0x9b,
+	CU_AD_FORMAT_BC6H_SF16 = 0x9c,
+	CU_AD_FORMAT_BC7_UNORM = 0x9d,
+	CU_AD_FORMAT_BC7_UNORM_SRGB = 0x9e,
+	CU_AD_FORMAT_P010 = 0x9f,
+	CU_AD_FORMAT_P016 = 0xa1,
+	CU_AD_FORMAT_NV16 = 0xa2,
+	CU_AD_FORMAT_P210 = 0xa3,
+	CU_AD_FORMAT_P216 = 0xa4,
+	CU_AD_FORMAT_YUY2 = 0xa5,
+	CU_AD_FORMAT_Y210 = 0xa6,
+	CU_AD_FORMAT_Y216 = 0xa7,
+	CU_AD_FORMAT_AYUV = 0xa8,
+	CU_AD_FORMAT_Y410 = 0xa9,
+	CU_AD_FORMAT_NV12 = 0xb0,
+	CU_AD_FORMAT_Y416 = 0xb1,
+	CU_AD_FORMAT_Y444_PLANAR8 = 0xb2,
+	CU_AD_FORMAT_Y444_PLANAR10 = 0xb3,
+	CU_AD_FORMAT_YUV444_8bit_SemiPlanar = 0xb4,
+	CU_AD_FORMAT_YUV444_16bit_SemiPlanar = 0xb5,
+	CU_AD_FORMAT_UNORM_INT8X1 = 0xc0,
+	CU_AD_FORMAT_UNORM_INT8X2 = 0xc1,
+	CU_AD_FORMAT_UNORM_INT8X4 = 0xc2,
+	CU_AD_FORMAT_UNORM_INT16X1 = 0xc3,
+	CU_AD_FORMAT_UNORM_INT16X2 = 0xc4,
+	CU_AD_FORMAT_UNORM_INT16X4 = 0xc5,
+	CU_AD_FORMAT_SNORM_INT8X1 = 0xc6,
+	CU_AD_FORMAT_SNORM_INT8X2 = 0xc7,
+	CU_AD_FORMAT_SNORM_INT8X4 = 0xc8,
+	CU_AD_FORMAT_SNORM_INT16X1 = 0xc9,
+	CU_AD_FORMAT_SNORM_INT16X2 = 0xca,
+	CU_AD_FORMAT_SNORM_INT16X4 = 0xcb,
+};
+
+/* CUDA_ARRAY3D_DESCRIPTOR.Flags */
+enum {
+	CUDA_ARRAY3D_LAYERED = 0x01,
+	CUDA_ARRAY3D_SURFACE_LDST = 0x02,
+	CUDA_ARRAY3D_CUBEMAP = 0x04,
+	CUDA_ARRAY3D_TEXTURE_GATHER = 0x08,
+};
+
+/* The _v2 entry points (cuArrayCreate_v2, cuArray3DCreate_v2, cuMipmappedArrayCreate)
+ * take size_t fields; the CUDA 2.x ones (cuArrayCreate, cuArray3DCreate) 32-bit ones. */
+typedef struct {
+	size_t Width, Height;
+	int Format; /* CUarray_format */
+	unsigned int NumChannels;
+} CUDA_ARRAY_DESCRIPTOR;
+typedef struct {
+	unsigned int Width, Height;
+	int Format;
+	unsigned int NumChannels;
+} CUDA_ARRAY_DESCRIPTOR_v1;
+typedef struct {
+	size_t Width, Height, Depth;
+	int Format;
+	unsigned int NumChannels;
+	unsigned int Flags;
+} CUDA_ARRAY3D_DESCRIPTOR;
+typedef struct {
+	unsigned int Width, Height, Depth;
+	int Format;
+	unsigned int NumChannels;
+	unsigned int Flags;
+} CUDA_ARRAY3D_DESCRIPTOR_v1;
+
 #endif

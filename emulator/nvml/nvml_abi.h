@@ -299,4 +299,27 @@ NVML_ABI_CHECK(sizeof(nvmlProcessInfo_v2_t) == 24);
 NVML_ABI_CHECK(nvmlTemperature_v1 == 0x100000C);
 NVML_ABI_CHECK(nvmlUUID_v1 == 0x1000034);
 
+/* --- appended for the shim (shim/nvml/view.c) ---------------------------------------- */
+
+/* nvmlDeviceGetRunningProcessDetailList: one entry (32 bytes), and the list it fills
+ * (procArray of numProcArrayEntries entries; the same in/out protocol as infoCount). */
+typedef struct nvmlProcessDetail_v1_st {
+	unsigned int pid;
+	unsigned long long usedGpuMemory;
+	unsigned int gpuInstanceId;
+	unsigned int computeInstanceId;
+	unsigned long long usedGpuCcProtectedMemory;
+} nvmlProcessDetail_v1_t;
+
+typedef struct nvmlProcessDetailList_v1_st {
+	unsigned int version; /* nvmlProcessDetailList_v1 */
+	unsigned int mode;    /* 0 compute, 1 graphics, 2 MPS compute */
+	unsigned int numProcArrayEntries;
+	nvmlProcessDetail_v1_t *procArray;
+} nvmlProcessDetailList_t;
+#define nvmlProcessDetailList_v1 NVML_VERSION(sizeof(nvmlProcessDetailList_t), 1)
+
+NVML_ABI_CHECK(sizeof(nvmlProcessDetail_v1_t) == 32);
+NVML_ABI_CHECK(nvmlProcessDetailList_v1 == 0x1000018);
+
 #endif

@@ -51,10 +51,11 @@ list_names() { # FILE
 	done
 	# Interceptions (strong) and plain forwarders (weak), a few of each.
 	run -0 bash -c "nm -D --defined-only '$SHIM_LIB/libcuda.so.1' | awk '{print \$2, \$3}'"
-	for fn in cuGetProcAddress cuGetProcAddress_v2 cuInit cuMemGetInfo_v2 cuDeviceTotalMem_v2 cuDeviceGetUuid_v2; do
+	for fn in cuGetProcAddress cuGetProcAddress_v2 cuInit cuMemGetInfo_v2 cuDeviceTotalMem_v2 \
+		cuDeviceGetUuid_v2 cuGetExportTable cuMemAlloc_v2 cuMemFree_v2; do
 		assert_line "T $fn"
 	done
-	for fn in cuLaunchKernel cuDriverGetVersion cuDeviceGetAttribute cuMemcpyHtoD_v2 cuGetExportTable; do
+	for fn in cuLaunchKernel cuDriverGetVersion cuDeviceGetAttribute cuMemcpyHtoD_v2 cuModuleLoadData; do
 		assert_line "W $fn"
 	done
 	[ "$(readelf -d "$SHIM_LIB/libcuda.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = libcuda.so.1 ] ||
@@ -65,7 +66,7 @@ list_names() { # FILE
 
 @test "a forwarded function is one indirect jump (endbr64; jmp *table(%rip))" {
 	local fn
-	for fn in cuMemAlloc_v2 cuLaunchKernel cuDriverGetVersion; do
+	for fn in cuMemcpyHtoD_v2 cuLaunchKernel cuDriverGetVersion; do
 		run -0 bash -c "objdump -d --no-show-raw-insn --disassemble=$fn '$SHIM_LIB/libcuda.so.1' | sed -n '/<$fn>:/,/^\$/p' | grep -E '^[[:space:]]+[0-9a-f]+:' | grep -v nop"
 		[ "${#lines[@]}" -eq 2 ] || fail "$fn: expected two instructions, got: $output"
 		[[ ${lines[0]} == *endbr64* ]] || fail "$fn: $output"
@@ -162,7 +163,7 @@ list_names() { # FILE
 	run --separate-stderr in_fixture none "$REAL"'
 		ops=()
 		for req in cuDeviceGetAttribute:2000:0 cuDriverGetVersion:2020:0 cuDeviceGet:2000:0 \
-			cuGetExportTable:3000:0 cuMemcpyDtoH:3020:0 cuMemcpyHtoD:7000:2 \
+			cuModuleLoadData:2000:0 cuMemcpyDtoH:3020:0 cuMemcpyHtoD:7000:2 \
 			cuStreamCreate:2000:0 cuNoSuchFunction:12000:0 "":0:0; do
 			ops+=("procaddr:$req" "lower.procaddr:$req" "procaddr1:$req" "lower.procaddr1:$req")
 		done

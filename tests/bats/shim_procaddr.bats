@@ -84,14 +84,16 @@ requests() {
 	[ "$n" -eq "$want_n" ] || fail "$n answers through the shim, $want_n requests: $output"
 	[ "$lowerptrs" -gt 300 ] || fail "only $lowerptrs answers were the lower driver's exports"
 	[ "$own" -ge 5 ] || fail "only $own answers were the shim's own function"
-	# The shim's own: cuGetProcAddress (v1 at 11030, _v2 from 12000), nothing else today.
+	# The shim's own: cuGetProcAddress (v1 at 11030, _v2 from 12000), and each variant it
+	# intercepts, exactly the variant the request gets from the lower driver.
 	assert_line "procaddr cuGetProcAddress 11030 0 rc=0 status=0 ptr=shim:cuGetProcAddress"
 	assert_line "procaddr1 cuGetProcAddress 11030 0 rc=0 ptr=shim:cuGetProcAddress"
 	assert_line "procaddr cuGetProcAddress 12000 0 rc=0 status=0 ptr=shim:cuGetProcAddress_v2"
 	assert_line "procaddr cuGetProcAddress 12000 2 rc=0 status=0 ptr=shim:cuGetProcAddress_v2"
 	assert_line "procaddr1 cuGetProcAddress 12000 0 rc=0 ptr=shim:cuGetProcAddress_v2"
-	# An older variant stays the older variant.
-	assert_line "procaddr cuMemAlloc 2000 0 rc=0 status=0 ptr=lower:cuMemAlloc"
+	# An older variant stays the older variant (both are intercepted: the caps).
+	assert_line "procaddr cuMemAlloc 2000 0 rc=0 status=0 ptr=shim:cuMemAlloc"
+	assert_line "procaddr cuMemAlloc 12000 0 rc=0 status=0 ptr=shim:cuMemAlloc_v2"
 	assert_line "procaddr cuCtxGetDevice 12000 0 rc=0 status=0 ptr=lower:cuCtxGetDevice"
 	# rc and status passed through: too old, newer than the driver, suffixed, unknown, empty.
 	assert_line "procaddr cuMemAlloc 1000 0 rc=0 status=2 ptr=null"
