@@ -29,7 +29,7 @@
  *                         max=M violations=V" (M: the most the shared sum reached)
  *   bench:N               N cuMemAlloc_v2(4096) + cuMemFree_v2 pairs, best of 5 rounds:
  *                         "bench pairs=N ns=X"; with lower=PATH (the lower driver that
- *                         the shim loaded: RUNDIR/driver/libcuda.so.1) the same pairs
+ *                         the shim loaded: RUNDIR/driver/lower:libcuda.so.1) the same pairs
  *                         straight into it, rounds interleaved: "... lower_ns=Y"
  *   forkfree              a child (fork) frees everything kept, as copies of the
  *                         parent's: "forkfree child n=N rc=R status=S" (R: the first
