@@ -27,6 +27,7 @@ const policy_sources = [_][]const u8{
 };
 
 const launcher_sources = [_][]const u8{
+    "launcher/check.c",
     "launcher/discover.c",
     "launcher/gpus.c",
     "launcher/ldcache.c",
@@ -347,6 +348,10 @@ fn glibcModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.bu
 
 // The commit vgpu-run --version reports: from git when building from a checkout.
 fn gitCommit(b: *std.Build) []const u8 {
+    // The configure phase is cached; without this a new commit would keep the old
+    // hash in `vgpu-run --version` until build.zig itself changed.  The reflog's
+    // metadata changes with every commit and checkout.
+    b.dependOnFileMetadata(b.path(".git/logs/HEAD"));
     return switch (b.runFallible(&.{ "git", "rev-parse", "--short=12", "HEAD" }, .{ .stderr_behavior = .ignore })) {
         .success => |out| std.mem.trim(u8, out, " \n\r\t"),
         else => "unknown",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "launcher/check.h"
 #include "launcher/log.h"
 
 #ifndef VGPU_VERSION
@@ -30,9 +31,12 @@ static const char usage_text[] =
 	"      --lib-dir DIR      where the shim and emulator libraries are\n"
 	"                         (default: $(dirname vgpu-run)/../lib/vgpu)\n"
 	"      --dry-run          print the plan (driver files, runtime dir, policy) and exit\n"
+	"      --check            check that vgpu-run can run here (namespaces, seccomp, driver,\n"
+	"                         GPUs, installed files; with the policy options given, that\n"
+	"                         policy too), one line each; exit 0 if it can, else 125\n"
 	"  -v, --verbose          say what is done, step by step\n"
 	"  -h, --help             print this help and exit\n"
-	"  -V, --version          print the version and exit\n"
+	"  -V, --version          print the version and the commit and exit\n"
 	"\n"
 	"Exit status: COMMAND's own (it replaces vgpu-run, keeping its PID); 125 if vgpu-run\n"
 	"failed, 126 if COMMAND is not executable, 127 if COMMAND was not found.\n"
@@ -40,9 +44,10 @@ static const char usage_text[] =
 	"Examples:\n"
 	"  vgpu-run --memory 16G -- ollama serve\n"
 	"  vgpu-run --gpu 1,memory=8G,name=\"Test GPU\" -- python3 train.py\n"
-	"  vgpu-run --emulate=t4 -- nvidia-smi\n";
+	"  vgpu-run --emulate=t4 -- nvidia-smi\n"
+	"  vgpu-run --check -p /etc/vgpu/ollama.conf\n";
 
-enum { OPT_GPU = 256, OPT_MEMORY, OPT_EMULATE, OPT_LIB_DIR, OPT_DRY_RUN };
+enum { OPT_GPU = 256, OPT_MEMORY, OPT_EMULATE, OPT_LIB_DIR, OPT_DRY_RUN, OPT_CHECK };
 
 static const struct option long_options[] = {
 	{ "policy", required_argument, NULL, 'p' },
@@ -51,6 +56,7 @@ static const struct option long_options[] = {
 	{ "emulate", optional_argument, NULL, OPT_EMULATE },
 	{ "lib-dir", required_argument, NULL, OPT_LIB_DIR },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -59,6 +65,7 @@ static const struct option long_options[] = {
 
 void cli_parse(int argc, char **argv, struct cli *out)
 {
+	int check = 0;
 	memset(out, 0, sizeof *out);
 	opterr = 0; /* our own messages: one line, with the exit code we document */
 	for (;;) {
@@ -91,6 +98,9 @@ void cli_parse(int argc, char **argv, struct cli *out)
 		case OPT_DRY_RUN:
 			out->dry_run = 1;
 			break;
+		case OPT_CHECK:
+			check = 1;
+			break;
 		case 'v':
 			out->verbose = 1;
 			break;
@@ -106,21 +116,28 @@ void cli_parse(int argc, char **argv, struct cli *out)
 			die("unknown option '%s'; see vgpu-run --help", argv[prev]);
 		}
 	}
+	if (check) {
+		/* COMMAND is optional here: when given, --check looks it up too. */
+		out->command = optind < argc ? argv + optind : NULL;
+		check_run(out);
+	}
 	if (optind >= argc)
 		die("no command given; usage: vgpu-run [OPTIONS] [--] COMMAND [ARG...]");
 	out->command = argv + optind;
 }
 
-void cli_build_policy(const struct cli *cli, struct policy *p)
+int cli_policy(const struct cli *cli, struct policy *p, char *err, size_t errlen)
 {
-	char err[POLICY_ERROR_MAX];
+	char why[POLICY_ERROR_MAX];
 	policy_init(p);
-	if (cli->policy_path && policy_parse_file(p, cli->policy_path, err, sizeof err) != 0)
-		die("%s", err);
+	if (cli->policy_path && policy_parse_file(p, cli->policy_path, err, errlen) != 0)
+		return -1;
 	if (cli->memory) {
 		struct policy_memory m;
-		if (policy_parse_memory(cli->memory, &m, err, sizeof err) != 0)
-			die("--memory '%s': %s", cli->memory, err);
+		if (policy_parse_memory(cli->memory, &m, why, sizeof why) != 0) {
+			snprintf(err, errlen, "--memory '%s': %s", cli->memory, why);
+			return -1;
+		}
 		p->memory = m;
 		/* The command line wins over the file: the file's own GPU limits give way. */
 		for (unsigned i = 0; i < p->ngpus; i++)
@@ -129,9 +146,19 @@ void cli_build_policy(const struct cli *cli, struct policy *p)
 	if (cli->ngpu_specs) {
 		p->ngpus = 0;
 		for (unsigned i = 0; i < cli->ngpu_specs; i++)
-			if (policy_add_gpu_spec(p, cli->gpu_specs[i], err, sizeof err) != 0)
-				die("%s", err);
+			if (policy_add_gpu_spec(p, cli->gpu_specs[i], err, errlen) != 0)
+				return -1;
 	}
-	if (cli->emulate && policy_set_emulate(p, cli->emulate_profile, err, sizeof err) != 0)
-		die("--emulate=%s: %s", cli->emulate_profile, err);
+	if (cli->emulate && policy_set_emulate(p, cli->emulate_profile, why, sizeof why) != 0) {
+		snprintf(err, errlen, "--emulate=%s: %s", cli->emulate_profile, why);
+		return -1;
+	}
+	return 0;
+}
+
+void cli_build_policy(const struct cli *cli, struct policy *p)
+{
+	char err[POLICY_ERROR_MAX];
+	if (cli_policy(cli, p, err, sizeof err) != 0)
+		die("%s", err);
 }

@@ -17,10 +17,13 @@ struct cli {
 	char **command;                          /* NULL-terminated: COMMAND ARG... */
 };
 
-/* Parses argv.  --help and --version print and exit 0; bad usage dies with 125. */
+/* Parses argv.  --help and --version print and exit 0; --check runs the checks of
+ * check.h and exits; bad usage dies with 125. */
 void cli_parse(int argc, char **argv, struct cli *out);
 
-
+/* What cli_build_policy does, without dying: 0, or -1 with the one-line message (the
+ * file:line or option at fault) in err. */
+int cli_policy(const struct cli *cli, struct policy *p, char *err, size_t errlen);
 
 /* The policy the command line asks for: the policy file (if any), then --gpu (which
  * replaces the file's [gpu] sections), --memory (every GPU's limit, over the file's),
