@@ -328,6 +328,35 @@ pub fn build(b: *std.Build) void {
         const fwd_test_inst = b.addInstallArtifact(fwd_test, .{ .dest_dir = .{ .override = .{ .custom = "tests/unit" } } });
         tests_install.dependOn(&fwd_test_inst.step);
     }
+
+    // --- benchmarks: `zig build bench` (docs/performance.md) ---------------------------------
+    // The drivers in bench/ (glibc, dynamic, optimised: their own loops must cost
+    // nothing) go to zig-out/bench/bin; bench/run.py runs them against the install and
+    // prints the table (and writes it to bench/results/).  `zig build bench -- --quick`
+    // for a short run; the libraries measured are the install's, built as users get them.
+    {
+        const bench_step = b.step("bench", "Benchmark vgpu-run against the alternatives (docs/performance.md)");
+        const bench_programs = [_]struct { name: []const u8, src: []const u8 }{
+            .{ .name = "bench_launch", .src = "bench/launch.c" },
+            .{ .name = "bench_shimcalls", .src = "bench/shimcalls.c" },
+            .{ .name = "bench_contention", .src = "bench/contention.c" },
+            .{ .name = "bench_copies", .src = "bench/copies.c" },
+        };
+        const run_bench = b.addSystemCommand(&.{ "python3", "bench/run.py" });
+        run_bench.addDirectoryArg(.{ .relative = .{ .base = .install_prefix } });
+        run_bench.addPassthruArgs();
+        run_bench.has_side_effects = true;
+        run_bench.stdio = .inherit;
+        run_bench.step.dependOn(b.getInstallStep());
+        for (bench_programs) |p| {
+            const exe = b.addExecutable(.{ .name = p.name, .root_module = glibcModule(b, glibc, .ReleaseFast) });
+            exe.root_module.addCSourceFile(.{ .file = b.path(p.src), .flags = &c_flags });
+            exe.root_module.linkSystemLibrary("dl", .{});
+            const inst = b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "bench/bin" } } });
+            run_bench.step.dependOn(&inst.step);
+        }
+        bench_step.dependOn(&run_bench.step);
+    }
 }
 
 fn muslModule(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, deps: std.Build.LazyPath) *std.Build.Module {
