@@ -24,6 +24,8 @@ const policy_sources = [_][]const u8{
     "policy/policy.c",
     "policy/policy_parse.c",
     "policy/policy_canonical.c",
+    "policy/api_codes.c",
+    "policy/policy_fault.c",
 };
 
 const launcher_sources = [_][]const u8{
@@ -38,6 +40,9 @@ const launcher_sources = [_][]const u8{
     "launcher/runtime.c",
     "launcher/sandbox.c",
     "launcher/target.c",
+    "launcher/trace_file.c",
+    "launcher/trace_report.c",
+    "launcher/fault_names.c",
     "shim/common/physical_gpus.c",
 };
 
@@ -107,6 +112,20 @@ pub fn build(b: *std.Build) void {
     launcher.root_module.addCSourceFiles(.{ .files = &launcher_sources, .flags = &c_flags });
     launcher.root_module.addCSourceFiles(.{ .files = &policy_sources, .flags = &c_flags });
     launcher.root_module.addCSourceFiles(.{ .files = &.{ "launcher/main.c", "launcher/cli.c" }, .flags = &(c_flags ++ version_flags) });
+    // The exported names, for checking --fault function patterns (tools/gen_names.c).
+    const gen_names = b.addExecutable(.{ .name = "gen_names", .root_module = b.createModule(.{
+        .target = b.graph.host,
+        .optimize = .debug,
+        .link_libc = true,
+    }) });
+    gen_names.root_module.addCSourceFile(.{ .file = b.path("tools/gen_names.c"), .flags = &c_flags });
+    for ([_][2][]const u8{ .{ "emulator/data/libcuda.exports", "vgpu_cuda_names" }, .{ "emulator/data/libnvidia-ml.exports", "vgpu_nvml_names" } }) |list| {
+        const gen = b.addRunArtifact(gen_names);
+        gen.addFileArg(b.path(list[0]));
+        const names = gen.addOutputFileArg(b.fmt("{s}.c", .{list[1]}));
+        gen.addArg(list[1]);
+        launcher.root_module.addCSourceFile(.{ .file = names, .flags = &c_flags });
+    }
     b.installArtifact(launcher);
 
     b.installFile("docs/vgpu-run.1", "share/man/man1/vgpu-run.1");
@@ -194,6 +213,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "emu_visible", .src = "tests/probes/emu_visible.c" },
         .{ .name = "capalloc", .src = "tests/probes/capalloc.c" },
         .{ .name = "nvmlview", .src = "tests/probes/nvmlview.c" },
+        .{ .name = "tracecall", .src = "tests/probes/tracecall.c" },
     };
     for (probe_programs) |p| {
         const exe = b.addExecutable(.{ .name = p.name, .root_module = glibcModule(b, glibc, .debug) });
@@ -257,6 +277,9 @@ pub fn build(b: *std.Build) void {
             "shim/common/accounting.c",
             "shim/common/vdev.c",
             "shim/common/physical_gpus.c",
+            "shim/common/hook.c",
+            "shim/common/trace.c",
+            "shim/common/fault.c",
         };
         const shim_cuda_sources = [_][]const u8{
             "shim/cuda/shim_cuda.c",

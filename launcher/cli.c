@@ -1,12 +1,17 @@
 #include "launcher/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "launcher/check.h"
+#include "launcher/fault_names.h"
 #include "launcher/log.h"
+#include "launcher/trace_report.h"
 
 #ifndef VGPU_VERSION
 #define VGPU_VERSION "unknown"
@@ -34,6 +39,13 @@ static const char usage_text[] =
 	"      --check            check that vgpu-run can run here (namespaces, seccomp, driver,\n"
 	"                         GPUs, installed files; with the policy options given, that\n"
 	"                         policy too), one line each; exit 0 if it can, else 125\n"
+	"      --trace FILE       record every CUDA and NVML call of every process in FILE\n"
+	"                         (JSON lines; created or emptied first)\n"
+	"      --trace-report FILE  print a summary of such a trace (calls, errors, time per\n"
+	"                         function and process) and exit\n"
+	"      --fault SPEC       make calls fail: FUNCTION:error=NAME[:nth=N|every=N|\n"
+	"                         after-bytes=SIZE|after=T|p=P,seed=N], oom-after=SIZE,\n"
+	"                         device-lost-after=T or slow=FUNCTION:DURATION; repeatable\n"
 	"  -v, --verbose          say what is done, step by step\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print the version and the commit and exit\n"
@@ -45,9 +57,14 @@ static const char usage_text[] =
 	"  vgpu-run --memory 16G -- ollama serve\n"
 	"  vgpu-run --gpu 1,memory=8G,name=\"Test GPU\" -- python3 train.py\n"
 	"  vgpu-run --emulate=t4 -- nvidia-smi\n"
-	"  vgpu-run --check -p /etc/vgpu/ollama.conf\n";
+	"  vgpu-run --check -p /etc/vgpu/ollama.conf\n"
+	"  vgpu-run --trace calls.jsonl -- python3 app.py; vgpu-run --trace-report calls.jsonl\n"
+	"  vgpu-run --fault 'cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:nth=3' -- ./app\n";
 
-enum { OPT_GPU = 256, OPT_MEMORY, OPT_EMULATE, OPT_LIB_DIR, OPT_DRY_RUN, OPT_CHECK };
+enum {
+	OPT_GPU = 256, OPT_MEMORY, OPT_EMULATE, OPT_LIB_DIR, OPT_DRY_RUN, OPT_CHECK, OPT_TRACE,
+	OPT_TRACE_REPORT, OPT_FAULT
+};
 
 static const struct option long_options[] = {
 	{ "policy", required_argument, NULL, 'p' },
@@ -57,6 +74,9 @@ static const struct option long_options[] = {
 	{ "lib-dir", required_argument, NULL, OPT_LIB_DIR },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "trace", required_argument, NULL, OPT_TRACE },
+	{ "trace-report", required_argument, NULL, OPT_TRACE_REPORT },
+	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -100,6 +120,16 @@ void cli_parse(int argc, char **argv, struct cli *out)
 			break;
 		case OPT_CHECK:
 			check = 1;
+			break;
+		case OPT_TRACE:
+			out->trace = optarg;
+			break;
+		case OPT_TRACE_REPORT:
+			exit(trace_report(optarg));
+		case OPT_FAULT:
+			if (out->nfaults == POLICY_MAX_FAULTS)
+				die("--fault '%s': too many fault rules; at most %d", optarg, POLICY_MAX_FAULTS);
+			out->faults[out->nfaults++] = optarg;
 			break;
 		case 'v':
 			out->verbose = 1;
@@ -152,6 +182,38 @@ int cli_policy(const struct cli *cli, struct policy *p, char *err, size_t errlen
 	if (cli->emulate && policy_set_emulate(p, cli->emulate_profile, why, sizeof why) != 0) {
 		snprintf(err, errlen, "--emulate=%s: %s", cli->emulate_profile, why);
 		return -1;
+	}
+	/* Fault rules: the file's, then --fault's; each pattern must name a function. */
+	for (unsigned i = 0; i < p->nfaults; i++) {
+		if (fault_names_check(&p->faults[i], why, sizeof why) != 0) {
+			snprintf(err, errlen, "%s:%u: [fault] function: %s", cli->policy_path, p->faults[i].line, why);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < cli->nfaults; i++) {
+		if (policy_add_fault_spec(p, cli->faults[i], err, errlen) != 0)
+			return -1;
+		if (fault_names_check(&p->faults[p->nfaults - 1], why, sizeof why) != 0) {
+			snprintf(err, errlen, "--fault '%s': %s", cli->faults[i], why);
+			return -1;
+		}
+	}
+	if (cli->trace) {
+		/* Absolute: the shim of every process opens it, from wherever it runs. */
+		char cwd[PATH_MAX], path[PATH_MAX + 8];
+		if (cli->trace[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+			snprintf(err, errlen, "--trace '%s': cannot find the current directory: %s",
+				 cli->trace, strerror(errno));
+			return -1;
+		}
+		if (cli->trace[0] == '/')
+			snprintf(path, sizeof path, "%s", cli->trace);
+		else
+			snprintf(path, sizeof path, "%s/%s", strcmp(cwd, "/") ? cwd : "", cli->trace);
+		if (policy_set_trace(p, path, why, sizeof why) != 0) {
+			snprintf(err, errlen, "--trace '%s': %s", cli->trace, why);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -12,6 +12,9 @@ struct cli {
 	int emulate;                             /* --emulate[=PROFILE] */
 	const char *emulate_profile;
 	const char *lib_dir;                     /* --lib-dir; NULL: next to the executable */
+	const char *trace;                       /* --trace FILE */
+	const char *faults[POLICY_MAX_FAULTS];   /* --fault SPEC, in order */
+	unsigned nfaults;
 	int dry_run;
 	int verbose;
 	char **command;                          /* NULL-terminated: COMMAND ARG... */

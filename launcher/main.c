@@ -18,6 +18,7 @@
 #include "launcher/runtime.h"
 #include "launcher/sandbox.h"
 #include "launcher/target.h"
+#include "launcher/trace_file.h"
 #include "policy/policy.h"
 
 /* Big structs live here, not on the stack. */
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
 		plan_print(&plan, &discovery, &policy, namespace_needs_userns(), command, cli.command);
 		return 0;
 	}
+
+	/* The trace file: the user's, made before the sandbox begins. */
+	if (policy.trace[0])
+		trace_file_create(&policy);
 
 	/* 2. A mount namespace of our own, and the runtime dir in it. */
 	namespace_enter();

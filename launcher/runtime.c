@@ -9,12 +9,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "launcher/ldcache.h"
 #include "launcher/log.h"
 #include "launcher/mounts.h"
 #include "shim/common/accounting.h"
+#include "shim/common/fault_region.h"
 
 #define LDCACHE_PATH "/etc/ld.so.cache"
 /* The development names programs also dlopen (Ollama's globs, some Python bindings). */
@@ -191,6 +193,23 @@ void runtime_create(const struct runtime_plan *plan, const struct policy *p,
 		die_errno("cannot size %s/" ACCOUNTING_FILE, run);
 	write_all(fd, &hdr, sizeof hdr, "the accounting region");
 	close(fd);
+
+	/* Fault rules count calls and time over the whole sandbox (docs/faults.md). */
+	if (p->nfaults) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		struct fault_region faults = {
+			.magic = FAULT_MAGIC,
+			.version = FAULT_VERSION,
+			.nrules = p->nfaults,
+			.start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+		};
+		fd = create_file(run, FAULT_FILE, 0666);
+		if (ftruncate(fd, FAULT_REGION_SIZE) != 0)
+			die_errno("cannot size %s/" FAULT_FILE, run);
+		write_all(fd, &faults, sizeof faults, "the fault region");
+		close(fd);
+	}
 
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/driver", run);

@@ -485,28 +485,31 @@ int policy_check_name(const char *name, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
-static int path_check(const char *path, size_t len, char *err, size_t errlen)
+/* An absolute path without control characters: a driver-path (what = "driver-path",
+ * a directory) or the trace file ("trace", a file). */
+static int path_check(const char *what, const char *path, size_t len, char *err, size_t errlen)
 {
 	char sh[SHOWN_MAX + 8];
+	const char *kind = strcmp(what, "trace") == 0 ? "file" : "directory";
 
 	shown(sh, sizeof(sh), path, len);
 	if (len == 0) {
-		policy_seterr(err, errlen, "empty driver-path; expected an absolute directory");
+		policy_seterr(err, errlen, "empty %s; expected an absolute %s", what, kind);
 		return -1;
 	}
 	if (path[0] != '/') {
-		policy_seterr(err, errlen, "driver-path '%s' is not absolute; expected a directory starting with /", sh);
+		policy_seterr(err, errlen, "%s '%s' is not absolute; expected a %s starting with /", what, sh, kind);
 		return -1;
 	}
 	if (len > POLICY_PATH_MAX - 1) {
-		policy_seterr(err, errlen, "driver-path '%s' is too long (%zu bytes); at most %d bytes",
-		       sh, len, POLICY_PATH_MAX - 1);
+		policy_seterr(err, errlen, "%s '%s' is too long (%zu bytes); at most %d bytes",
+		       what, sh, len, POLICY_PATH_MAX - 1);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)path[i];
 		if (c < 0x20 || c == 0x7f) {
-			policy_seterr(err, errlen, "driver-path '%s' holds a control character; expected a plain path", sh);
+			policy_seterr(err, errlen, "%s '%s' holds a control character; expected a plain path", what, sh);
 			return -1;
 		}
 	}
@@ -517,7 +520,7 @@ int policy_add_search_path(struct policy *p, const char *path, char *err, size_t
 {
 	size_t len = path ? strlen(path) : 0;
 
-	if (path_check(path ? path : "", len, err, errlen))
+	if (path_check("driver-path", path ? path : "", len, err, errlen))
 		return -1;
 	if (p->nsearch_paths >= POLICY_MAX_SEARCH_PATHS) {
 		policy_seterr(err, errlen, "too many driver-paths; at most %d", POLICY_MAX_SEARCH_PATHS);
@@ -526,6 +529,17 @@ int policy_add_search_path(struct policy *p, const char *path, char *err, size_t
 	char *dst = p->search_paths[p->nsearch_paths++];
 	memset(dst, 0, POLICY_PATH_MAX);
 	memcpy(dst, path, len);
+	return 0;
+}
+
+int policy_set_trace(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	size_t len = path ? strlen(path) : 0;
+
+	if (path_check("trace", path ? path : "", len, err, errlen))
+		return -1;
+	memset(p->trace, 0, sizeof(p->trace));
+	memcpy(p->trace, path, len);
 	return 0;
 }
 
@@ -659,9 +673,19 @@ int policy_check(const struct policy *p, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < p->nsearch_paths; i++) {
 		n = field_len(p->search_paths[i], POLICY_PATH_MAX);
-		if (path_check(p->search_paths[i], n, err, errlen))
+		if (path_check("driver-path", p->search_paths[i], n, err, errlen))
 			return -1;
 	}
+	n = field_len(p->trace, sizeof(p->trace));
+	if (n == sizeof(p->trace) || (n && path_check("trace", p->trace, n, err, errlen)))
+		return -1;
+	if (p->nfaults > POLICY_MAX_FAULTS) {
+		policy_seterr(err, errlen, "too many fault rules (%u); at most %d", p->nfaults, POLICY_MAX_FAULTS);
+		return -1;
+	}
+	for (unsigned i = 0; i < p->nfaults; i++)
+		if (policy_fault_check(&p->faults[i], err, errlen))
+			return -1;
 	return 0;
 }
 
@@ -794,6 +818,7 @@ int policy_equal(const struct policy *a, const struct policy *b)
 	    !field_equal(a->emulate_profile, b->emulate_profile, POLICY_PROFILE_MAX) ||
 	    !memory_equal(&a->memory, &b->memory) || a->ngpus != b->ngpus ||
 	    a->nsearch_paths != b->nsearch_paths || a->ngpus > POLICY_MAX_GPUS ||
+	    !field_equal(a->trace, b->trace, POLICY_PATH_MAX) ||
 	    a->nsearch_paths > POLICY_MAX_SEARCH_PATHS)
 		return 0;
 	for (unsigned i = 0; i < a->ngpus; i++) {
@@ -819,6 +844,11 @@ int policy_equal(const struct policy *a, const struct policy *b)
 	}
 	for (unsigned i = 0; i < a->nsearch_paths; i++)
 		if (!field_equal(a->search_paths[i], b->search_paths[i], POLICY_PATH_MAX))
+			return 0;
+	if (a->nfaults != b->nfaults || a->nfaults > POLICY_MAX_FAULTS)
+		return 0;
+	for (unsigned i = 0; i < a->nfaults; i++)
+		if (!policy_fault_equal(&a->faults[i], &b->faults[i]))
 			return 0;
 	return 1;
 }

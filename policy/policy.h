@@ -31,15 +31,56 @@
 #define POLICY_LINE_MAX 16384       /* a policy file line holds at most 16383 bytes */
 #define POLICY_FILE_MAX (1024 * 1024) /* a policy file holds at most 1 MiB */
 /* An upper bound of the canonical form's length (see policy_format_canonical). */
-#define POLICY_CANONICAL_MAX (140 * 1024)
+#define POLICY_CANONICAL_MAX (160 * 1024)
 #define POLICY_CANONICAL_HEADER "# vgpu-run canonical policy, format 1"
 #define POLICY_CANONICAL_END "# end"
 #define POLICY_DEFAULT_PROFILE "h200"
+#define POLICY_MAX_FAULTS 16
+#define POLICY_FAULT_FN_MAX 128     /* a function name pattern holds at most 127 bytes */
+/* device-lost-after's CUDA code unless error= says another. */
+#define POLICY_LOST_ERROR "CUDA_ERROR_DEVICE_UNAVAILABLE"
+#define POLICY_FAULT_KEYS                                                                 \
+	"function, error, nth, every, after-bytes, after, p, seed, oom-after, device-lost-after " \
+	"or slow"
 
 enum policy_source_kind {
 	POLICY_SOURCE_INDEX = 1,    /* physical GPU by index (nvidia-smi / PCI bus order) */
 	POLICY_SOURCE_UUID,         /* physical GPU by "GPU-..." UUID */
 	POLICY_SOURCE_EMULATED,     /* a software GPU of the emulator, by profile */
+};
+
+/* Fault injection (vgpu-policy(5), FAULTS; --fault SPEC): calls of chosen functions
+ * fail with a chosen code.  A rule is one of: */
+enum policy_fault_kind {
+	POLICY_FAULT_ERROR = 1, /* function (a glob) fails with error, when its trigger fires */
+	POLICY_FAULT_SLOW,      /* function takes ns longer (slow=FUNCTION:DURATION) */
+	POLICY_FAULT_OOM,       /* allocations fail once the sandbox holds n bytes (oom-after) */
+	POLICY_FAULT_LOST,      /* every device call fails, ns after the start (device-lost-after) */
+};
+
+/* When an ERROR rule fires, counted over the whole sandbox. */
+enum policy_fault_when {
+	POLICY_WHEN_ALWAYS = 0,
+	POLICY_WHEN_NTH,         /* the n-th matching call only (nth=N) */
+	POLICY_WHEN_EVERY,       /* every n-th matching call (every=N) */
+	POLICY_WHEN_AFTER_BYTES, /* while the sandbox holds n bytes of device memory or more */
+	POLICY_WHEN_AFTER,       /* from ns after the sandbox's start (after=T) */
+	POLICY_WHEN_RANDOM,      /* with probability ppb / 10^9, by seed and call number (p=, seed=) */
+};
+
+struct policy_fault {
+	enum policy_fault_kind kind;
+	char function[POLICY_FAULT_FN_MAX];  /* ERROR, SLOW: the pattern (* and ?) */
+	int api;                 /* enum api_kind (policy/api_codes.h): by the pattern's prefix */
+	char error_name[64];     /* ERROR, LOST: the code's name */
+	int error;               /* its value */
+	enum policy_fault_when when;
+	uint64_t n;              /* NTH, EVERY: the count; AFTER_BYTES, OOM: bytes */
+	uint64_t ns;             /* AFTER, LOST: since the start; SLOW: the delay */
+	uint32_t ppb;            /* RANDOM */
+	uint64_t seed;           /* RANDOM */
+	int has_seed;
+	unsigned line;           /* the policy file's line (0: --fault); not in the canonical form */
 };
 
 /* A memory limit: none, an absolute size, or a share of the physical GPU's memory. */
@@ -96,6 +137,12 @@ struct policy {
 	/* Extra directories to search for the driver (the policy's `driver-path`). */
 	unsigned nsearch_paths;
 	char search_paths[POLICY_MAX_SEARCH_PATHS][POLICY_PATH_MAX];
+	/* Where every CUDA and NVML call of the sandbox is recorded (`trace = FILE`,
+	 * --trace FILE; docs/tracing.md): an absolute path; empty: no tracing. */
+	char trace[POLICY_PATH_MAX];
+	/* Fault rules, in order ([fault] sections, then --fault). */
+	unsigned nfaults;
+	struct policy_fault faults[POLICY_MAX_FAULTS];
 };
 
 /* Emulator device profiles the policy accepts (emulated:PROFILE), NULL-terminated. */
@@ -147,6 +194,27 @@ int policy_set_emulate(struct policy *p, const char *value, char *err, size_t er
 /* Appends a driver-path (absolute, shorter than POLICY_PATH_MAX, no control
  * characters); errors without location. */
 int policy_add_search_path(struct policy *p, const char *path, char *err, size_t errlen);
+/* --fault SPEC: FUNCTION:error=NAME[:TRIGGER], oom-after=SIZE, device-lost-after=T or
+ * slow=FUNCTION:DURATION; items separated by ':' or ','; TRIGGER one of nth=N,
+ * every=N, after-bytes=SIZE, after=T, p=P[,seed=N].  Appends a rule to p, or changes
+ * nothing; errors name the spec: "--fault 'SPEC': ...". */
+int policy_add_fault_spec(struct policy *p, const char *spec, char *err, size_t errlen);
+/* One key of a rule ([fault] section line or SPEC item) into f; errors without location.
+ * policy_fault_finish then checks the rule as a whole and resolves its API and code. */
+int policy_fault_item(struct policy_fault *f, const char *key, const char *value, char *err,
+		      size_t errlen);
+int policy_fault_finish(struct policy_fault *f, char *err, size_t errlen);
+/* A finished rule is well-formed (policy_check's part). */
+int policy_fault_check(const struct policy_fault *f, char *err, size_t errlen);
+int policy_fault_equal(const struct policy_fault *a, const struct policy_fault *b);
+/* Glob: '*' any run of characters, '?' one; 1 when name matches. */
+int policy_glob_match(const char *pattern, const char *name);
+/* "1s", "500ms", "2.5" (seconds), "10us", "3ns", "1m", "1h" into ns. */
+int policy_parse_duration(const char *text, uint64_t *ns, char *err, size_t errlen);
+
+/* Sets the trace file (absolute, shorter than POLICY_PATH_MAX, no control
+ * characters); errors without location. */
+int policy_set_trace(struct policy *p, const char *path, char *err, size_t errlen);
 /* The value of `device =`: an index 0..63, a GPU-UUID, or emulated[:PROFILE] (a known
  * profile; empty with plain "emulated").  Sets gpu's source, index, uuid and profile;
  * leaves memory and name alone.  Errors without location. */

@@ -98,6 +98,47 @@ static void put_quoted(struct sink *s, const char *text, size_t max)
 	put(s, "\"", 1);
 }
 
+/* A [fault] section: the keys a rule was given, every value exact (sizes in bytes,
+ * durations in ns, the probability with nine decimals). */
+static void format_fault(const struct policy_fault *f, struct sink *s)
+{
+	static const char *const when_key[] = {
+		[POLICY_WHEN_NTH] = "nth", [POLICY_WHEN_EVERY] = "every", [POLICY_WHEN_AFTER_BYTES] = "after-bytes",
+	};
+
+	puts_(s, "\n[fault]\n");
+	switch (f->kind) {
+	case POLICY_FAULT_ERROR:
+		putf(s, "function = %s\nerror = %s\n", f->function, f->error_name);
+		break;
+	case POLICY_FAULT_SLOW:
+		putf(s, "slow = %s:%lluns\n", f->function, (unsigned long long)f->ns);
+		break;
+	case POLICY_FAULT_OOM:
+		putf(s, "oom-after = %llu\n", (unsigned long long)f->n);
+		break;
+	case POLICY_FAULT_LOST:
+		putf(s, "device-lost-after = %lluns\nerror = %s\n", (unsigned long long)f->ns, f->error_name);
+		break;
+	}
+	switch (f->when) {
+	case POLICY_WHEN_ALWAYS:
+		break;
+	case POLICY_WHEN_NTH:
+	case POLICY_WHEN_EVERY:
+	case POLICY_WHEN_AFTER_BYTES:
+		putf(s, "%s = %llu\n", when_key[f->when], (unsigned long long)f->n);
+		break;
+	case POLICY_WHEN_AFTER:
+		putf(s, "after = %lluns\n", (unsigned long long)f->ns);
+		break;
+	case POLICY_WHEN_RANDOM:
+		putf(s, "p = %u.%09u\nseed = %llu\n", f->ppb / 1000000000u, f->ppb % 1000000000u,
+		     (unsigned long long)f->seed);
+		break;
+	}
+}
+
 static void format(const struct policy *p, struct sink *s)
 {
 	char m[32], src[POLICY_UUID_MAX + 16];
@@ -117,6 +158,11 @@ static void format(const struct policy *p, struct sink *s)
 		put_quoted(s, p->search_paths[i], POLICY_PATH_MAX);
 		puts_(s, "\n");
 	}
+	if (p->trace[0]) {
+		puts_(s, "trace = ");
+		put_quoted(s, p->trace, POLICY_PATH_MAX);
+		puts_(s, "\n");
+	}
 	for (unsigned i = 0; i < p->ngpus; i++) {
 		const struct policy_gpu *g = &p->gpus[i];
 
@@ -129,6 +175,8 @@ static void format(const struct policy *p, struct sink *s)
 			puts_(s, "\n");
 		}
 	}
+	for (unsigned i = 0; i < p->nfaults; i++)
+		format_fault(&p->faults[i], s);
 	puts_(s, POLICY_CANONICAL_END "\n");
 }
 

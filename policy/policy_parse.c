@@ -40,7 +40,7 @@ static void trim(const char **s, size_t *n)
 
 enum key_id {
 	K_EMULATE, K_EMULATE_PROFILE, K_MEMORY, K_DRIVER_PATH, K_LAUNCH, K_DRIVER_VERSION,
-	K_DEVICE, K_GPU_MEMORY, K_NAME, K_COUNT
+	K_TRACE, K_DEVICE, K_GPU_MEMORY, K_NAME, K_COUNT
 };
 enum key_place { GLOBAL, GPU };
 
@@ -56,12 +56,13 @@ static const struct key {
 	[K_DRIVER_PATH] = { "driver-path", GLOBAL, POLICY_PATH_MAX - 1, "an absolute directory" },
 	[K_LAUNCH] = { "launch", GLOBAL, 127, "error or noop" },
 	[K_DRIVER_VERSION] = { "driver-version", GLOBAL, 127, "a CUDA version such as 13.0 or 12.8" },
+	[K_TRACE] = { "trace", GLOBAL, POLICY_PATH_MAX - 1, "an absolute file path" },
 	[K_DEVICE] = { "device", GPU, 127, "an index (0..63), a GPU-UUID or emulated[:PROFILE]" },
 	[K_GPU_MEMORY] = { "memory", GPU, 127, "a size such as 8G or a percentage such as 50%" },
 	[K_NAME] = { "name", GPU, POLICY_NAME_MAX - 1, "the name the GPU reports" },
 };
 
-#define GLOBAL_KEYS "emulate, emulate-profile, memory, driver-path, launch or driver-version"
+#define GLOBAL_KEYS "emulate, emulate-profile, memory, driver-path, launch, driver-version or trace"
 #define GPU_KEYS "device, memory or name"
 
 static int key_is(const char *k, size_t n, const char *name)
@@ -94,7 +95,8 @@ struct pstate {
 	char *err;
 	size_t errlen;
 	struct policy_gpu *gpu;        /* the [gpu] section being read, or NULL */
-	unsigned gpu_line;             /* its header line */
+	struct policy_fault *fault;    /* the [fault] section being read, or NULL */
+	unsigned gpu_line;             /* its header line (of either kind) */
 	unsigned seen[K_COUNT];        /* line of each key in its current section */
 	unsigned profile_line;         /* line that gave the emulate profile */
 	int profile_by_emulate;        /* ... as emulate = PROFILE */
@@ -164,6 +166,9 @@ static int unquote(struct pstate *st, const char *key, const char *v, size_t n, 
 
 static int end_section(struct pstate *st)
 {
+	char e[POLICY_ERROR_MAX];
+	if (st->fault && policy_fault_finish(st->fault, e, sizeof(e)) != 0)
+		return fail(st, st->gpu_line, "[fault]: %s", e);
 	if (st->gpu && st->gpu->source == 0)
 		return fail(st, st->gpu_line,
 			    "[gpu] section has no device; expected device = INDEX, GPU-UUID or emulated[:PROFILE]");
@@ -178,18 +183,29 @@ static int section(struct pstate *st, const char *s, size_t n)
 	size_t inn;
 
 	if (!close)
-		return fail(st, st->lineno, "section header '%s' lacks its closing ']'; expected [gpu]",
+		return fail(st, st->lineno, "section header '%s' lacks its closing ']'; expected [gpu] or [fault]",
 			    shown(sh, sizeof(sh), s, n, SHOWN_MAX));
 	if ((size_t)(close - s) + 1 != n)
 		return fail(st, st->lineno, "text after the section header '%s'; expected [gpu] alone on its line",
 			    shown(sh, sizeof(sh), s, (size_t)(close - s) + 1, SHOWN_MAX));
 	inn = (size_t)(close - in);
 	trim(&in, &inn);
-	if (!key_is(in, inn, "gpu"))
-		return fail(st, st->lineno, "unknown section [%s]; expected [gpu]",
+	if (!key_is(in, inn, "gpu") && !key_is(in, inn, "fault"))
+		return fail(st, st->lineno, "unknown section [%s]; expected [gpu] or [fault]",
 			    shown(sh, sizeof(sh), in, inn, SHOWN_MAX));
 	if (end_section(st))
 		return -1;
+	if (key_is(in, inn, "fault")) {
+		if (st->p->nfaults >= POLICY_MAX_FAULTS)
+			return fail(st, st->lineno, "too many [fault] sections; at most %d rules", POLICY_MAX_FAULTS);
+		st->fault = &st->p->faults[st->p->nfaults++];
+		memset(st->fault, 0, sizeof(*st->fault));
+		st->fault->line = st->lineno;
+		st->gpu = NULL;
+		st->gpu_line = st->lineno;
+		return 0;
+	}
+	st->fault = NULL;
 	if (st->p->ngpus >= POLICY_MAX_GPUS)
 		return fail(st, st->lineno, "too many [gpu] sections; at most %d GPUs", POLICY_MAX_GPUS);
 	st->gpu = &st->p->gpus[st->p->ngpus++];
@@ -253,6 +269,10 @@ static int assign(struct pstate *st, int k, const char *val)
 		if (policy_parse_driver_version(val, &p->driver_version, e, sizeof(e)))
 			return fail(st, st->lineno, "driver-version: %s", e);
 		return 0;
+	case K_TRACE:
+		if (policy_set_trace(p, val, e, sizeof(e)))
+			return fail(st, st->lineno, "%s", e);
+		return 0;
 	case K_DEVICE:
 		if (policy_parse_source(val, st->gpu, e, sizeof(e)))
 			return fail(st, st->lineno, "device: %s", e);
@@ -269,6 +289,31 @@ static int assign(struct pstate *st, int k, const char *val)
 		return 0;
 	}
 	return -1;
+}
+
+/* A key = value line of a [fault] section: the rule's own keys (policy_fault.c). */
+static int fault_line(struct pstate *st, const char *key, size_t kn, const char *v, size_t vn)
+{
+	char k[32], val[POLICY_FAULT_FN_MAX + 64], e[POLICY_ERROR_MAX], sh[SHOWN_MAX + 8];
+	size_t len = 0;
+
+	if (kn >= sizeof(k))
+		return fail(st, st->lineno, "unknown key '%s' in [fault]; expected " POLICY_FAULT_KEYS,
+			    shown(sh, sizeof(sh), key, kn, SHOWN_MAX));
+	memcpy(k, key, kn);
+	k[kn] = '\0';
+	trim(&v, &vn);
+	if (unquote(st, k, v, vn, val, sizeof(val), &len))
+		return -1;
+	if (len == 0)
+		return fail(st, st->lineno, "empty value for '%s'", k);
+	if (len >= sizeof(val))
+		return fail(st, st->lineno, "value of '%s' is too long (%zu bytes)", k, len);
+	if (memchr(val, '\0', len))
+		return fail(st, st->lineno, "NUL byte in the line; a policy file is text");
+	if (policy_fault_item(st->fault, k, val, e, sizeof(e)) != 0)
+		return fail(st, st->lineno, "[fault] %s", e);
+	return 0;
 }
 
 static int parse_line(struct pstate *st, const char *s, size_t n)
@@ -322,6 +367,8 @@ static int parse_line(struct pstate *st, const char *s, size_t n)
 	trim(&key, &kn);
 	if (kn == 0)
 		return fail(st, st->lineno, "missing key before '='; expected 'key = value'");
+	if (st->fault)
+		return fault_line(st, key, kn, eq + 1, n - (size_t)(eq + 1 - s));
 	shown(sh, sizeof(sh), key, kn, SHOWN_MAX);
 	k = key_find(key, kn, st->gpu ? GPU : GLOBAL, &elsewhere);
 	if (k < 0) {

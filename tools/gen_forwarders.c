@@ -18,6 +18,19 @@
  *     initialisation order across libraries is not ours to choose) is therefore
  *     answered correctly, never through a NULL slot.
  *
+ *   - a hook thunk (hooks[i]), where start-up points slot i while hooks are on
+ *     (--trace, --fault: shim/common/hook.c).  It puts i in %r11 and enters a common
+ *     thunk that saves the argument registers, asks vgpu_PREFIX_hook_enter(i, &ret)
+ *     where to go (it pushes the caller's return address on a per-thread shadow
+ *     stack), puts the address of a landing in place of the caller's return address,
+ *     restores the registers and jumps to the target with the caller's stack
+ *     otherwise untouched: so any signature passes, as through a forwarder.  The
+ *     target returns to the landing, which keeps %rax, %rdx, %xmm0 and %xmm1 (every
+ *     result register of the C ABI but x87's), calls vgpu_PREFIX_hook_exit(rax,
+ *     sp) for the caller's return address, and returns there.  HOOK_SPARE more
+ *     thunks have no name: the shim gives them one at run time (a function the lower
+ *     driver hands out through cuGetProcAddress that is none of its exports).
+ *
  * and the data the shim's start-up fills (struct shim_forwarding, see
  * shim/common/forward.h): the names, the table, the forwarders' own addresses, room for
  * the lower driver's and the shim's own function of every slot.
@@ -28,6 +41,9 @@
 #include <string.h>
 
 #include "export_list.h"
+
+/* Nameless hook thunks for functions that are none of the lower's exports. */
+#define HOOK_SPARE 256
 
 int main(int argc, char **argv)
 {
@@ -129,6 +145,87 @@ int main(int argc, char **argv)
 		"\t\"\\tpopq %%rbp\\n\"\n"
 		"\t\"\\tjmp *%%r10\\n\"\n");
 
+	/* The hook thunks and their common path (tools header comment; the callees are in
+	 * shim/common/hook.c).  Entry: %rsp is 8 mod 16 and (%rsp) is the caller's return
+	 * address; the frame is the lazy path's, so the call to hook_enter is aligned.
+	 * hook_enter returns the target in %rax and in %rdx whether to hook the return
+	 * (0: the call goes to the target untouched, nothing to do afterwards).  At the
+	 * landing %rsp is the caller's %rsp after its call returned: 0 mod 16, as the
+	 * return address sat at 8 mod 16. */
+	fprintf(out, "\t\"\\t.text\\n\"\n");
+	for (unsigned i = 0; i < n + HOOK_SPARE; i++)
+		fprintf(out,
+			"\t\"\\t.p2align 4\\n\"\n"
+			"\t\".Lhook_%u:\\n\"\n"
+			"\t\"\\tendbr64\\n\"\n"
+			"\t\"\\tmovl $%u, %%r11d\\n\"\n"
+			"\t\"\\tjmp .Lhook_common\\n\"\n",
+			i, i);
+	fprintf(out,
+		"\t\"\\t.p2align 4\\n\"\n"
+		"\t\".Lhook_common:\\n\"\n"
+		"\t\"\\tpushq %%rbp\\n\"\n"
+		"\t\"\\tmovq %%rsp, %%rbp\\n\"\n"
+		"\t\"\\tpushq %%rdi\\n\"\n"
+		"\t\"\\tpushq %%rsi\\n\"\n"
+		"\t\"\\tpushq %%rdx\\n\"\n"
+		"\t\"\\tpushq %%rcx\\n\"\n"
+		"\t\"\\tpushq %%r8\\n\"\n"
+		"\t\"\\tpushq %%r9\\n\"\n"
+		"\t\"\\tpushq %%rax\\n\"\n"
+		"\t\"\\tpushq %%r11\\n\"\n"
+		"\t\"\\tsubq $128, %%rsp\\n\"\n");
+	for (int x = 0; x < 8; x++)
+		fprintf(out, "\t\"\\tmovdqu %%xmm%d, %d(%%rsp)\\n\"\n", x, 16 * x);
+	fprintf(out,
+		"\t\"\\tmovl %%r11d, %%edi\\n\"\n"
+		"\t\"\\tleaq 8(%%rbp), %%rsi\\n\"\n"
+		"\t\"\\tcall vgpu_%s_hook_enter\\n\"\n"
+		"\t\"\\tmovq %%rax, %%r10\\n\"\n"
+		"\t\"\\ttestq %%rdx, %%rdx\\n\"\n"
+		"\t\"\\tjz .Lhook_go\\n\"\n"
+		"\t\"\\tleaq .Lhook_landing(%%rip), %%r11\\n\"\n"
+		"\t\"\\tmovq %%r11, 8(%%rbp)\\n\"\n"
+		"\t\".Lhook_go:\\n\"\n",
+		p);
+	for (int x = 0; x < 8; x++)
+		fprintf(out, "\t\"\\tmovdqu %d(%%rsp), %%xmm%d\\n\"\n", 16 * x, x);
+	fprintf(out,
+		"\t\"\\taddq $128, %%rsp\\n\"\n"
+		"\t\"\\tpopq %%r11\\n\"\n"
+		"\t\"\\tpopq %%rax\\n\"\n"
+		"\t\"\\tpopq %%r9\\n\"\n"
+		"\t\"\\tpopq %%r8\\n\"\n"
+		"\t\"\\tpopq %%rcx\\n\"\n"
+		"\t\"\\tpopq %%rdx\\n\"\n"
+		"\t\"\\tpopq %%rsi\\n\"\n"
+		"\t\"\\tpopq %%rdi\\n\"\n"
+		"\t\"\\tpopq %%rbp\\n\"\n"
+		"\t\"\\tjmp *%%r10\\n\"\n");
+	/* The landing: room for the caller's return address, the result registers saved
+	 * (rsp 0 mod 16 at the call), hook_exit(rax, the landing's %%rsp) answers where
+	 * to return. */
+	fprintf(out,
+		"\t\"\\t.p2align 4\\n\"\n"
+		"\t\".Lhook_landing:\\n\"\n"
+		"\t\"\\tsubq $8, %%rsp\\n\"\n"
+		"\t\"\\tpushq %%rax\\n\"\n"
+		"\t\"\\tpushq %%rdx\\n\"\n"
+		"\t\"\\tsubq $40, %%rsp\\n\"\n"
+		"\t\"\\tmovdqu %%xmm0, 0(%%rsp)\\n\"\n"
+		"\t\"\\tmovdqu %%xmm1, 16(%%rsp)\\n\"\n"
+		"\t\"\\tmovq %%rax, %%rdi\\n\"\n"
+		"\t\"\\tleaq 64(%%rsp), %%rsi\\n\"\n"
+		"\t\"\\tcall vgpu_%s_hook_exit\\n\"\n"
+		"\t\"\\tmovq %%rax, 56(%%rsp)\\n\"\n"
+		"\t\"\\tmovdqu 0(%%rsp), %%xmm0\\n\"\n"
+		"\t\"\\tmovdqu 16(%%rsp), %%xmm1\\n\"\n"
+		"\t\"\\taddq $40, %%rsp\\n\"\n"
+		"\t\"\\tpopq %%rdx\\n\"\n"
+		"\t\"\\tpopq %%rax\\n\"\n"
+		"\t\"\\tret\\n\"\n",
+		p);
+
 	/* The table, first pointing at the lazy stubs; and each forwarder's address (its
 	 * local label: the symbol of the same name may be an interception's). */
 	fprintf(out,
@@ -154,17 +251,28 @@ int main(int argc, char **argv)
 		fprintf(out, "\t\"\\t.quad .Lfwd_%u\\n\"\n", i);
 	fprintf(out,
 		"\t\"\\t.size vgpu_%s_forwarders, %u\\n\"\n"
+		"\t\"\\t.p2align 3\\n\"\n"
+		"\t\"\\t.globl vgpu_%s_hooks\\n\"\n"
+		"\t\"\\t.hidden vgpu_%s_hooks\\n\"\n"
+		"\t\"\\t.type vgpu_%s_hooks, @object\\n\"\n"
+		"\t\"vgpu_%s_hooks:\\n\"\n",
+		p, 8 * n, p, p, p, p);
+	for (unsigned i = 0; i < n + HOOK_SPARE; i++)
+		fprintf(out, "\t\"\\t.quad .Lhook_%u\\n\"\n", i);
+	fprintf(out,
+		"\t\"\\t.size vgpu_%s_hooks, %u\\n\"\n"
 		"\t\"\\t.text\\n\"\n"
 		");\n\n",
-		p, 8 * n);
+		p, 8 * (n + HOOK_SPARE));
 
 	/* The C side. */
 	fprintf(out,
 		"SHIM_HIDDEN extern void *vgpu_%s_table[N];\n"
 		"SHIM_HIDDEN extern void *const vgpu_%s_forwarders[N];\n"
+		"SHIM_HIDDEN extern void *const vgpu_%s_hooks[N + %u];\n"
 		"SHIM_HIDDEN void *vgpu_%s_resolve(unsigned slot);\n\n"
 		"static const char *const names[N] = {\n",
-		p, p, p);
+		p, p, p, HOOK_SPARE, p);
 	for (unsigned i = 0; i < n; i++)
 		fprintf(out, "\t\"%s\",\n", names[i]);
 	fprintf(out, "};\n\n/* The slots in strcmp order of their names, for binary search. */\n"
@@ -187,12 +295,14 @@ int main(int argc, char **argv)
 		"\t.by_name = by_name,\n"
 		"\t.table = vgpu_%s_table,\n"
 		"\t.forwarders = vgpu_%s_forwarders,\n"
+		"\t.hooks = vgpu_%s_hooks,\n"
+		"\t.nhooks = N + %u,\n"
 		"\t.lower = lower,\n"
 		"\t.own = own,\n"
 		"\t.said = said,\n"
 		"\t.intercepted = intercepted,\n"
 		"};\n",
-		p, p, p);
+		p, p, p, p, HOOK_SPARE);
 
 	if (ferror(out) || fclose(out) != 0) {
 		fprintf(stderr, "gen_forwarders: cannot write %s\n", argv[2]);

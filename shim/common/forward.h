@@ -6,7 +6,8 @@
  * any signature), unless the shim defines that name itself (a strong definition, an
  * interception).  Before start-up table[i] leads to a lazy stub that calls
  * vgpu_<prefix>_resolve(i); start-up (shim/common/shim.c) fills lower[], own[] and
- * intercepted[] and points each slot at the lower driver's function. */
+ * intercepted[] and points each slot at the lower driver's function, or, while hooks
+ * are on (tracing, faults), at hooks[i]: a thunk that records the call around it. */
 #ifndef VGPU_SHIM_FORWARD_H
 #define VGPU_SHIM_FORWARD_H
 
@@ -19,6 +20,8 @@ struct shim_forwarding {
 	const unsigned *by_name;   /* the slots in strcmp order of their names */
 	void **table;              /* forwarder i jumps to table[i] */
 	void *const *forwarders;   /* forwarder i's own address */
+	void *const *hooks;        /* hook thunk i (shim/common/hook.c); count + spares */
+	unsigned nhooks;
 	void **lower;              /* the lower driver's names[i], NULL if it lacks it */
 	void **own;                /* the shim's own (strong) names[i], NULL if forwarded */
 	unsigned char *said;       /* once-flags: "names[i] is not in the lower driver" */

@@ -249,12 +249,19 @@ static int start(struct shim_lib *l, char *why, size_t whylen)
 				set_own(f, i, mine);
 		}
 	}
+	for (unsigned i = 0; i < f->count; i++)
+		f->lower[i] = dlsym(l->lower, f->names[i]);
+	/* Tracing and faults: a slot they concern leads through its hook thunk
+	 * (docs/tracing.md, docs/faults.md), even one the lower lacks. */
+	int hooks = hook_start(l, why, whylen);
+	if (hooks < 0)
+		goto unmap;
+	/* A name the lower lacks keeps its lazy stub: shim_resolve says it once. */
 	for (unsigned i = 0; i < f->count; i++) {
-		void *low = dlsym(l->lower, f->names[i]);
-		f->lower[i] = low;
-		/* A name the lower lacks keeps its lazy stub: shim_resolve says it once. */
-		if (low)
-			__atomic_store_n(&f->table[i], low, __ATOMIC_RELEASE);
+		if (hooks == 0 && hook_slot_hooked(l, i))
+			__atomic_store_n(&f->table[i], f->hooks[i], __ATOMIC_RELEASE);
+		else if (f->lower[i])
+			__atomic_store_n(&f->table[i], f->lower[i], __ATOMIC_RELEASE);
 	}
 	return 0;
 
@@ -316,6 +323,14 @@ void *shim_resolve(struct shim_lib *l, unsigned slot)
 		return l->uninit_fn;
 	if (shim_ensure(l) != SHIM_READY)
 		return error_fn(l, slot);
+	if (__atomic_load_n(&l->hook.on, __ATOMIC_ACQUIRE) && hook_slot_hooked(l, slot))
+		return f->hooks[slot];
+	return shim_target(l, slot);
+}
+
+void *shim_target(struct shim_lib *l, unsigned slot)
+{
+	struct shim_forwarding *f = l->fwd;
 	if (f->lower[slot])
 		return f->lower[slot];
 	if (__atomic_exchange_n(&f->said[slot], 1, __ATOMIC_RELAXED) == 0)

@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "shim/common/accounting.h"
 #include "shim/common/forward.h"
+#include "shim/common/hook.h"
 #include "shim/common/vdev.h"
 
 enum shim_state {
@@ -60,6 +61,7 @@ struct shim_lib {
 	size_t accounting_size;
 	struct accounting acct;       /* this process's view of the region */
 	struct vdev_table vdevs;      /* the virtual GPUs (shim/common/vdev.h) */
+	struct hook_lib hook;         /* tracing (shim/common/hook.h); its first fields fixed */
 };
 
 #define SHIM_LIB_INIT .lock = PTHREAD_MUTEX_INITIALIZER
@@ -80,9 +82,14 @@ static inline int shim_ready(struct shim_lib *l)
 }
 
 /* What slot should run now (the lazy stubs' question, vgpu_<prefix>_resolve):
- * starts up if needed, then the lower driver's function, the not-supported function
- * (saying once that the lower driver lacks the name), or error mode's function. */
+ * starts up if needed, then the slot's hook thunk while hooks are on, else
+ * shim_target's answer; or error mode's function. */
 void *shim_resolve(struct shim_lib *l, unsigned slot);
+
+/* What a call of slot reaches, hooks aside (the hook thunks' target; the shim is
+ * ready): the lower driver's function, or the not-supported function, saying once
+ * that the lower driver lacks the name. */
+void *shim_target(struct shim_lib *l, unsigned slot);
 
 /* The slot of an exported name, or -1.  A linear search: for start-up, not per call. */
 int shim_slot(const struct shim_lib *l, const char *name);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim/common/fault.h"
 #include "shim/cuda/alloc.h"
 
 /* The lower driver's functions used here, by their real signatures (SHIM_LOWER types
@@ -70,12 +71,21 @@ struct ptrtable shim_allocations;
 
 int alloc_reserve(unsigned v, int ordinal, uint64_t bytes)
 {
-	return accounting_reserve(vcuda_accounting(), v, bytes, vcuda_cap(v, ordinal));
+	/* oom-after (docs/faults.md): a limit over the whole sandbox that, unlike a cap,
+	 * no memory query shows. */
+	if (fault_oom_reserve(&shim_cuda, bytes) != 0)
+		return -1;
+	if (accounting_reserve(vcuda_accounting(), v, bytes, vcuda_cap(v, ordinal)) != 0) {
+		fault_oom_release(&shim_cuda, bytes);
+		return -1;
+	}
+	return 0;
 }
 
 void alloc_unreserve(unsigned v, uint64_t bytes)
 {
 	accounting_release(vcuda_accounting(), v, bytes);
+	fault_oom_release(&shim_cuda, bytes);
 }
 
 void alloc_give_back(const struct ptr_entry *e)
@@ -311,6 +321,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 
 SHIM_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAlloc_v2, dptr, bytesize);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr *, size_t) = SHIM_LOWER(shim_cuda, cuMemAlloc_v2);
@@ -329,6 +340,7 @@ SHIM_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
  * same allocation for cuMemFree_v2). */
 SHIM_API CUresult cuMemAlloc(uint32_t *dptr, unsigned int bytesize)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAlloc, dptr, bytesize);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(uint32_t *, unsigned int) = SHIM_LOWER(shim_cuda, cuMemAlloc);
@@ -347,6 +359,7 @@ SHIM_API CUresult cuMemAlloc(uint32_t *dptr, unsigned int bytesize)
  * happen to be. */
 SHIM_API CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocManaged, dptr, bytesize, flags);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr *, size_t, unsigned int) = SHIM_LOWER(shim_cuda, cuMemAllocManaged);
@@ -390,6 +403,7 @@ static int pitch_correct(const struct target *t, uint64_t estimate, uint64_t pit
 SHIM_API CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
 				     unsigned int ElementSizeBytes)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocPitch_v2, dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr *, size_t *, size_t, size_t, unsigned int) =
@@ -415,6 +429,7 @@ SHIM_API CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t W
 SHIM_API CUresult cuMemAllocPitch(uint32_t *dptr, unsigned int *pPitch, unsigned int WidthInBytes,
 				  unsigned int Height, unsigned int ElementSizeBytes)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocPitch, dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(uint32_t *, unsigned int *, unsigned int, unsigned int, unsigned int) =
@@ -441,6 +456,7 @@ SHIM_API CUresult cuMemAllocPitch(uint32_t *dptr, unsigned int *pPitch, unsigned
 
 SHIM_API CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
+	SHIM_HOOKED(shim_cuda, cuMemFree_v2, dptr);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr) = SHIM_LOWER(shim_cuda, cuMemFree_v2);
@@ -455,6 +471,7 @@ SHIM_API CUresult cuMemFree_v2(CUdeviceptr dptr)
 
 SHIM_API CUresult cuMemFree(uint32_t dptr)
 {
+	SHIM_HOOKED(shim_cuda, cuMemFree, dptr);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(uint32_t) = SHIM_LOWER(shim_cuda, cuMemFree);
@@ -487,6 +504,7 @@ static CUresult alloc_async(CUresult (*lower)(CUdeviceptr *, size_t, CUstream), 
 
 SHIM_API CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocAsync, dptr, bytesize, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return alloc_async(SHIM_LOWER(shim_cuda, cuMemAllocAsync), dptr, bytesize, hStream);
@@ -494,6 +512,7 @@ SHIM_API CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream h
 
 SHIM_API CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocAsync_ptsz, dptr, bytesize, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return alloc_async(SHIM_LOWER(shim_cuda, cuMemAllocAsync_ptsz), dptr, bytesize, hStream);
@@ -515,6 +534,7 @@ static CUresult alloc_from_pool(CUresult (*lower)(CUdeviceptr *, size_t, CUmemor
 
 SHIM_API CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocFromPoolAsync, dptr, bytesize, pool, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return alloc_from_pool(SHIM_LOWER(shim_cuda, cuMemAllocFromPoolAsync), dptr, bytesize, pool, hStream);
@@ -523,6 +543,7 @@ SHIM_API CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CU
 SHIM_API CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
 					       CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemAllocFromPoolAsync_ptsz, dptr, bytesize, pool, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return alloc_from_pool(SHIM_LOWER(shim_cuda, cuMemAllocFromPoolAsync_ptsz), dptr, bytesize, pool, hStream);
@@ -541,6 +562,7 @@ static CUresult free_async(CUresult (*lower)(CUdeviceptr, CUstream), CUdeviceptr
 
 SHIM_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemFreeAsync, dptr, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return free_async(SHIM_LOWER(shim_cuda, cuMemFreeAsync), dptr, hStream);
@@ -548,6 +570,7 @@ SHIM_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 
 SHIM_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
 {
+	SHIM_HOOKED(shim_cuda, cuMemFreeAsync_ptsz, dptr, hStream);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return free_async(SHIM_LOWER(shim_cuda, cuMemFreeAsync_ptsz), dptr, hStream);
@@ -557,6 +580,7 @@ SHIM_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
 
 SHIM_API CUresult cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *poolProps)
 {
+	SHIM_HOOKED(shim_cuda, cuMemPoolCreate, pool, poolProps);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool *, const CUmemPoolProps *) = SHIM_LOWER(shim_cuda, cuMemPoolCreate);
@@ -573,6 +597,7 @@ SHIM_API CUresult cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *pool
  * the pool's record goes, so that a new pool at its address is not taken for it. */
 SHIM_API CUresult cuMemPoolDestroy(CUmemoryPool pool)
 {
+	SHIM_HOOKED(shim_cuda, cuMemPoolDestroy, pool);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool) = SHIM_LOWER(shim_cuda, cuMemPoolDestroy);
@@ -587,6 +612,7 @@ SHIM_API CUresult cuMemPoolDestroy(CUmemoryPool pool)
 
 SHIM_API CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceGetDefaultMemPool, pool_out, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool *, CUdevice) = SHIM_LOWER(shim_cuda, cuDeviceGetDefaultMemPool);
@@ -600,6 +626,7 @@ SHIM_API CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev
 
 SHIM_API CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceGetMemPool, pool, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool *, CUdevice) = SHIM_LOWER(shim_cuda, cuDeviceGetMemPool);
@@ -613,6 +640,7 @@ SHIM_API CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
 
 SHIM_API CUresult cuMemGetDefaultMemPool(CUmemoryPool *pool_out, CUmemLocation *location, int type)
 {
+	SHIM_HOOKED(shim_cuda, cuMemGetDefaultMemPool, pool_out, location, type);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool *, CUmemLocation *, int) = SHIM_LOWER(shim_cuda, cuMemGetDefaultMemPool);
@@ -626,6 +654,7 @@ SHIM_API CUresult cuMemGetDefaultMemPool(CUmemoryPool *pool_out, CUmemLocation *
 
 SHIM_API CUresult cuMemGetMemPool(CUmemoryPool *pool, CUmemLocation *location, int type)
 {
+	SHIM_HOOKED(shim_cuda, cuMemGetMemPool, pool, location, type);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemoryPool *, CUmemLocation *, int) = SHIM_LOWER(shim_cuda, cuMemGetMemPool);
@@ -654,6 +683,7 @@ static void undo_handle(uint64_t key)
 SHIM_API CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop,
 			      unsigned long long flags)
 {
+	SHIM_HOOKED(shim_cuda, cuMemCreate, handle, size, prop, flags);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *, unsigned long long) =
@@ -682,6 +712,7 @@ SHIM_API CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 
 SHIM_API CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 {
+	SHIM_HOOKED(shim_cuda, cuMemRelease, handle);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemGenericAllocationHandle) = SHIM_LOWER(shim_cuda, cuMemRelease);
@@ -703,6 +734,7 @@ SHIM_API CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 
 SHIM_API CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
 {
+	SHIM_HOOKED(shim_cuda, cuMemRetainAllocationHandle, handle, addr);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmemGenericAllocationHandle *, void *) = SHIM_LOWER(shim_cuda, cuMemRetainAllocationHandle);
@@ -718,6 +750,7 @@ SHIM_API CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *hand
 SHIM_API CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
 			   unsigned long long flags)
 {
+	SHIM_HOOKED(shim_cuda, cuMemMap, ptr, size, offset, handle, flags);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle, unsigned long long) =
@@ -772,6 +805,7 @@ static void collect_mapping(const struct ptr_entry *e, void *arg)
  * every mapping inside the range (a scan of the table: unmapping is rare). */
 SHIM_API CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
+	SHIM_HOOKED(shim_cuda, cuMemUnmap, ptr, size);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUdeviceptr, size_t) = SHIM_LOWER(shim_cuda, cuMemUnmap);
@@ -932,6 +966,7 @@ static CUresult array_created(CUresult r, const struct target *t, const CUarray 
 
 SHIM_API CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *pAllocateArray)
 {
+	SHIM_HOOKED(shim_cuda, cuArrayCreate_v2, pHandle, pAllocateArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUarray *, const CUDA_ARRAY_DESCRIPTOR *) = SHIM_LOWER(shim_cuda, cuArrayCreate_v2);
@@ -949,6 +984,7 @@ SHIM_API CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR
 
 SHIM_API CUresult cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *pAllocateArray)
 {
+	SHIM_HOOKED(shim_cuda, cuArrayCreate, pHandle, pAllocateArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUarray *, const CUDA_ARRAY_DESCRIPTOR_v1 *) = SHIM_LOWER(shim_cuda, cuArrayCreate);
@@ -966,6 +1002,7 @@ SHIM_API CUresult cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1
 
 SHIM_API CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *pAllocateArray)
 {
+	SHIM_HOOKED(shim_cuda, cuArray3DCreate_v2, pHandle, pAllocateArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUarray *, const CUDA_ARRAY3D_DESCRIPTOR *) = SHIM_LOWER(shim_cuda, cuArray3DCreate_v2);
@@ -983,6 +1020,7 @@ SHIM_API CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRI
 
 SHIM_API CUresult cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_v1 *pAllocateArray)
 {
+	SHIM_HOOKED(shim_cuda, cuArray3DCreate, pHandle, pAllocateArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUarray *, const CUDA_ARRAY3D_DESCRIPTOR_v1 *) = SHIM_LOWER(shim_cuda, cuArray3DCreate);
@@ -1000,6 +1038,7 @@ SHIM_API CUresult cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTO
 
 SHIM_API CUresult cuArrayDestroy(CUarray hArray)
 {
+	SHIM_HOOKED(shim_cuda, cuArrayDestroy, hArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUarray) = SHIM_LOWER(shim_cuda, cuArrayDestroy);
@@ -1015,6 +1054,7 @@ SHIM_API CUresult cuArrayDestroy(CUarray hArray)
 SHIM_API CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *pMipmappedArrayDesc,
 					 unsigned int numMipmapLevels)
 {
+	SHIM_HOOKED(shim_cuda, cuMipmappedArrayCreate, pHandle, pMipmappedArrayDesc, numMipmapLevels);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmipmappedArray *, const CUDA_ARRAY3D_DESCRIPTOR *, unsigned int) =
@@ -1033,6 +1073,7 @@ SHIM_API CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const CUDA_A
 
 SHIM_API CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
 {
+	SHIM_HOOKED(shim_cuda, cuMipmappedArrayDestroy, hMipmappedArray);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUmipmappedArray) = SHIM_LOWER(shim_cuda, cuMipmappedArrayDestroy);

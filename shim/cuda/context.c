@@ -71,6 +71,7 @@ static CUresult created(CUresult r, CUcontext *pctx, struct ptr_entry *e)
 
 SHIM_API CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxCreate, pctx, flags, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext *, unsigned int, CUdevice) = SHIM_LOWER(shim_cuda, cuCtxCreate);
@@ -84,6 +85,7 @@ SHIM_API CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev)
 
 SHIM_API CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxCreate_v2, pctx, flags, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext *, unsigned int, CUdevice) = SHIM_LOWER(shim_cuda, cuCtxCreate_v2);
@@ -98,6 +100,7 @@ SHIM_API CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice d
 SHIM_API CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
 				 unsigned int flags, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxCreate_v3, pctx, paramsArray, numParams, flags, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext *, CUexecAffinityParam *, int, unsigned int, CUdevice) =
@@ -113,6 +116,7 @@ SHIM_API CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArr
 SHIM_API CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags,
 				 CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxCreate_v4, pctx, ctxCreateParams, flags, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext *, CUctxCreateParams *, unsigned int, CUdevice) =
@@ -139,6 +143,7 @@ static CUresult destroyed(CUresult r, CUcontext ctx)
 
 SHIM_API CUresult cuCtxDestroy(CUcontext ctx)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxDestroy, ctx);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext) = SHIM_LOWER(shim_cuda, cuCtxDestroy);
@@ -149,6 +154,7 @@ SHIM_API CUresult cuCtxDestroy(CUcontext ctx)
 
 SHIM_API CUresult cuCtxDestroy_v2(CUcontext ctx)
 {
+	SHIM_HOOKED(shim_cuda, cuCtxDestroy_v2, ctx);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext) = SHIM_LOWER(shim_cuda, cuCtxDestroy_v2);
@@ -183,6 +189,7 @@ static struct primary *primary_of(CUdevice dev, unsigned *vdev)
 
 SHIM_API CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDevicePrimaryCtxRetain, pctx, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(CUcontext *, CUdevice) = SHIM_LOWER(shim_cuda, cuDevicePrimaryCtxRetain);
@@ -248,6 +255,7 @@ static CUresult primary_release(CUresult (*lower)(CUdevice), CUdevice dev, int r
 
 SHIM_API CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDevicePrimaryCtxRelease, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return primary_release(SHIM_LOWER(shim_cuda, cuDevicePrimaryCtxRelease), dev, 0);
@@ -255,6 +263,7 @@ SHIM_API CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
 
 SHIM_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDevicePrimaryCtxRelease_v2, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return primary_release(SHIM_LOWER(shim_cuda, cuDevicePrimaryCtxRelease_v2), dev, 0);
@@ -262,6 +271,7 @@ SHIM_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 
 SHIM_API CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDevicePrimaryCtxReset, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return primary_release(SHIM_LOWER(shim_cuda, cuDevicePrimaryCtxReset), dev, 1);
@@ -269,6 +279,7 @@ SHIM_API CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 
 SHIM_API CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDevicePrimaryCtxReset_v2, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return primary_release(SHIM_LOWER(shim_cuda, cuDevicePrimaryCtxReset_v2), dev, 1);

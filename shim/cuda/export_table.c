@@ -93,6 +93,7 @@ static int build_copy(const void *const *lower_table,
 
 SHIM_API CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
 {
+	SHIM_HOOKED(shim_cuda, cuGetExportTable, ppExportTable, pExportTableId);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(const void **, const CUuuid *) = SHIM_LOWER(shim_cuda, cuGetExportTable);

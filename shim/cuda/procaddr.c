@@ -7,7 +7,9 @@
  * procaddr_pick.c), and the lower's pointer everywhere else, so a forwarded function
  * costs nothing at all once looked up.  rc and symbolStatus are the lower's.
  * Asked for "cuGetProcAddress" itself, the answer is always the shim's: v1 for a
- * request below 12000, _v2 from 12000, as the real driver answers. */
+ * request below 12000, _v2 from 12000, as the real driver answers.
+ * While tracing, a lower function is handed out behind its hook thunk (docs/tracing.md),
+ * so that nothing called through the pointer escapes the trace. */
 #include <string.h>
 
 #include "shim/cuda/cuda_abi.h"
@@ -40,6 +42,26 @@ static void *own_procaddr(int version)
 {
 	int slot = version >= V2_VERSION ? slot_v2 : slot_v1;
 	return slot >= 0 ? shim_cuda.fwd->own[slot] : NULL;
+}
+
+/* While hooks are on: fn (the answer) behind the hook thunk of the lower's export it is
+ * (the table's variant first), or behind a spare thunk named after the variant the
+ * request means when it is none of the lower's exports.  The shim's own functions hook
+ * themselves (SHIM_HOOKED). */
+static void *hooked(const char *symbol, int version, cuuint64_t flags, void *fn)
+{
+	struct shim_forwarding *f = shim_cuda.fwd;
+	for (unsigned k = 0; k < f->nintercepted; k++)
+		if (f->own[f->intercepted[k]] == fn)
+			return fn;
+	const char *want = pa_table_symbol(pa_table_builtin(), symbol, version, flags);
+	int want_slot = want ? shim_slot(&shim_cuda, want) : -1;
+	if (want_slot >= 0 && f->lower[want_slot] == fn)
+		return hook_thunk_for(&shim_cuda, want_slot, NULL, fn);
+	for (unsigned i = 0; i < f->count; i++)
+		if (f->lower[i] == fn)
+			return hook_thunk_for(&shim_cuda, (int)i, NULL, fn);
+	return hook_thunk_for(&shim_cuda, want_slot, symbol, fn);
 }
 
 static CUresult lookup(int v2, const char *symbol, void **pfn, int version, cuuint64_t flags,
@@ -95,19 +117,24 @@ static CUresult lookup(int v2, const char *symbol, void **pfn, int version, cuui
 	 * shim intercepts it: procaddr_pick.c.  rc and *status are the lower's.
 	 * (cuGetExportTable's tables are forwarded as they are: no interception needs
 	 * their functions yet.) */
-	if (rc == CUDA_SUCCESS && pfn && *pfn)
+	if (rc == CUDA_SUCCESS && pfn && *pfn) {
 		*pfn = pa_pick(pa_table_builtin(), shim_cuda.fwd, symbol, version, flags, *pfn);
+		if (__atomic_load_n(&shim_cuda.hook.on, __ATOMIC_ACQUIRE))
+			*pfn = hooked(symbol, version, flags, *pfn);
+	}
 	return rc;
 }
 
 SHIM_API CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
 				   cuuint64_t flags)
 {
+	SHIM_HOOKED(shim_cuda, cuGetProcAddress, symbol, pfn, cudaVersion, flags);
 	return lookup(0, symbol, pfn, cudaVersion, flags, NULL);
 }
 
 SHIM_API CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
 				      cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
 {
+	SHIM_HOOKED(shim_cuda, cuGetProcAddress_v2, symbol, pfn, cudaVersion, flags, symbolStatus);
 	return lookup(1, symbol, pfn, cudaVersion, flags, symbolStatus);
 }

@@ -3,6 +3,7 @@
  * shim/cuda defines it (procaddr.c: cuGetProcAddress, cuGetProcAddress_v2). */
 #include <stddef.h>
 
+#include "policy/api_codes.h"
 #include "shim/common/shim.h"
 #include "shim/cuda/cuda_abi.h"
 #include "shim/cuda/shim_cuda.h"
@@ -71,6 +72,14 @@ static const struct shim_error_override overrides[] = {
 	{ NULL, NULL },
 };
 
+static const char *result_name(int code)
+{
+	return api_code_name(API_CUDA, code);
+}
+
+/* The debugger's entry points return no CUresult. */
+static const char *const no_status[] = { "cudbg", NULL };
+
 SHIM_HIDDEN struct shim_lib shim_cuda = {
 	.soname = "libcuda.so.1",
 	.api = "CUDA",
@@ -80,6 +89,7 @@ SHIM_HIDDEN struct shim_lib shim_cuda = {
 	.unsupported_fn = (void *)not_supported,
 	.overrides = overrides,
 	.fwd = &vgpu_cuda_forwarding,
+	.hook = { .tag = "cuda", .api = API_CUDA, .result_name = result_name, .no_status = no_status },
 	SHIM_LIB_INIT,
 };
 
@@ -89,9 +99,26 @@ SHIM_HIDDEN void *vgpu_cuda_resolve(unsigned slot)
 	return shim_resolve(&shim_cuda, slot);
 }
 
+/* The hook thunks' way in (tools/gen_forwarders.c, shim/common/hook.c). */
+SHIM_HIDDEN struct hook_go vgpu_cuda_hook_enter(unsigned slot, void **where)
+{
+	return hook_enter(&shim_cuda, slot, where);
+}
+
+SHIM_HIDDEN void *vgpu_cuda_hook_exit(int64_t result, void **landing_sp)
+{
+	return hook_exit(&shim_cuda, result, landing_sp);
+}
+
 /* Start-up at load time: the cost lands where loading the real driver's would, and
  * forwarded calls never test anything.  A call that comes first starts up itself. */
 __attribute__((constructor)) static void shim_cuda_load(void)
 {
 	shim_ensure(&shim_cuda);
+}
+
+/* At exit (or unload): the trace's buffered records written. */
+__attribute__((destructor)) static void shim_cuda_unload(void)
+{
+	hook_process_exit(&shim_cuda);
 }

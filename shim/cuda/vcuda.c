@@ -96,6 +96,7 @@ static char *copy_env(const char *name)
  * in another thread; cuInit is where programs initialise, and the window is one call. */
 SHIM_API CUresult cuInit(unsigned int flags)
 {
+	SHIM_HOOKED(shim_cuda, cuInit, flags);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult (*lower)(unsigned int) = SHIM_LOWER(shim_cuda, cuInit);
@@ -154,6 +155,7 @@ static const struct vdev *shaped(CUdevice dev)
 
 SHIM_API CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceGetName, name, len, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	CUresult r = SHIM_LOWER(shim_cuda, cuDeviceGetName)(name, len, dev);
@@ -173,6 +175,7 @@ static CUresult get_uuid(CUresult r, CUuuid *uuid, CUdevice dev)
 
 SHIM_API CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceGetUuid, uuid, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return get_uuid(SHIM_LOWER(shim_cuda, cuDeviceGetUuid)(uuid, dev), uuid, dev);
@@ -180,6 +183,7 @@ SHIM_API CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 
 SHIM_API CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceGetUuid_v2, uuid, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return get_uuid(SHIM_LOWER(shim_cuda, cuDeviceGetUuid_v2)(uuid, dev), uuid, dev);
@@ -203,6 +207,7 @@ static CUresult total_mem_view(size_t *bytes, CUdevice dev)
 
 SHIM_API CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceTotalMem_v2, bytes, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	return total_mem_view(bytes, dev);
@@ -216,6 +221,7 @@ static unsigned int saturated(size_t x)
 
 SHIM_API CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
 {
+	SHIM_HOOKED(shim_cuda, cuDeviceTotalMem, bytes, dev);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	if (!bytes)
@@ -250,6 +256,7 @@ static CUresult mem_info_view(size_t *free_bytes, size_t *total_bytes)
 
 SHIM_API CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
 {
+	SHIM_HOOKED(shim_cuda, cuMemGetInfo_v2, free_bytes, total_bytes);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	if (!free_bytes || !total_bytes)
@@ -259,6 +266,7 @@ SHIM_API CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
 
 SHIM_API CUresult cuMemGetInfo(unsigned int *free_bytes, unsigned int *total_bytes)
 {
+	SHIM_HOOKED(shim_cuda, cuMemGetInfo, free_bytes, total_bytes);
 	if (!shim_ready(&shim_cuda))
 		return CUDA_ERROR_NOT_INITIALIZED;
 	if (!free_bytes || !total_bytes)

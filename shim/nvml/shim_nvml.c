@@ -3,6 +3,7 @@
  * shim/nvml defines it. */
 #include <stddef.h>
 
+#include "policy/api_codes.h"
 #include "shim/common/shim.h"
 
 SHIM_HIDDEN extern struct shim_forwarding vgpu_nvml_forwarding;
@@ -49,6 +50,14 @@ static const struct shim_error_override overrides[] = {
 	{ NULL, NULL },
 };
 
+static const char *result_name(int code)
+{
+	return api_code_name(API_NVML, code);
+}
+
+/* nvmlErrorString returns text, not a status. */
+static const char *const no_status[] = { "nvmlErrorString", NULL };
+
 SHIM_HIDDEN struct shim_lib shim_nvml = {
 	.soname = "libnvidia-ml.so.1",
 	.api = "NVML",
@@ -58,6 +67,7 @@ SHIM_HIDDEN struct shim_lib shim_nvml = {
 	.unsupported_fn = (void *)not_supported,
 	.overrides = overrides,
 	.fwd = &vgpu_nvml_forwarding,
+	.hook = { .tag = "nvml", .api = API_NVML, .result_name = result_name, .no_status = no_status },
 	SHIM_LIB_INIT,
 };
 
@@ -67,8 +77,25 @@ SHIM_HIDDEN void *vgpu_nvml_resolve(unsigned slot)
 	return shim_resolve(&shim_nvml, slot);
 }
 
+/* The hook thunks' way in (tools/gen_forwarders.c, shim/common/hook.c). */
+SHIM_HIDDEN struct hook_go vgpu_nvml_hook_enter(unsigned slot, void **where)
+{
+	return hook_enter(&shim_nvml, slot, where);
+}
+
+SHIM_HIDDEN void *vgpu_nvml_hook_exit(int64_t result, void **landing_sp)
+{
+	return hook_exit(&shim_nvml, result, landing_sp);
+}
+
 /* Start-up at load time, as for libcuda (shim/cuda/shim_cuda.c). */
 __attribute__((constructor)) static void shim_nvml_load(void)
 {
 	shim_ensure(&shim_nvml);
+}
+
+/* At exit (or unload): the trace's buffered records written. */
+__attribute__((destructor)) static void shim_nvml_unload(void)
+{
+	hook_process_exit(&shim_nvml);
 }

@@ -178,6 +178,7 @@ static nvmlReturn_t after_init(nvmlReturn_t r)
 
 SHIM_API nvmlReturn_t nvmlInit(void)
 {
+	SHIM_HOOKED(shim_nvml, nvmlInit);
 	READY();
 	nvmlReturn_t (*lower)(void) = SHIM_LOWER(shim_nvml, nvmlInit);
 	return lower ? after_init(lower()) : LACKING;
@@ -185,6 +186,7 @@ SHIM_API nvmlReturn_t nvmlInit(void)
 
 SHIM_API nvmlReturn_t nvmlInit_v2(void)
 {
+	SHIM_HOOKED(shim_nvml, nvmlInit_v2);
 	READY();
 	nvmlReturn_t (*lower)(void) = SHIM_LOWER(shim_nvml, nvmlInit_v2);
 	return lower ? after_init(lower()) : LACKING;
@@ -192,6 +194,7 @@ SHIM_API nvmlReturn_t nvmlInit_v2(void)
 
 SHIM_API nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 {
+	SHIM_HOOKED(shim_nvml, nvmlInitWithFlags, flags);
 	READY();
 	nvmlReturn_t (*lower)(unsigned) = SHIM_LOWER(shim_nvml, nvmlInitWithFlags);
 	return lower ? after_init(lower(flags)) : LACKING;
@@ -219,12 +222,14 @@ static nvmlReturn_t count_view(nvmlReturn_t (*lower)(unsigned *), unsigned *coun
 
 SHIM_API nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetCount_v2, count);
 	READY();
 	return count_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetCount_v2), count);
 }
 
 SHIM_API nvmlReturn_t nvmlDeviceGetCount(unsigned int *count)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetCount, count);
 	READY();
 	return count_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetCount), count);
 }
@@ -246,12 +251,14 @@ static nvmlReturn_t by_index_view(nvmlReturn_t (*lower)(unsigned, nvmlDevice_t *
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByIndex_v2, index, device);
 	READY();
 	return by_index_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByIndex_v2), index, device);
 }
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByIndex, index, device);
 	READY();
 	return by_index_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByIndex), index, device);
 }
@@ -273,6 +280,7 @@ static int find_virtual_uuid(const char *text)
  * physical UUIDs are not part of the view. */
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByUUID, uuid, device);
 	READY();
 	nvmlReturn_t (*lower)(const char *, nvmlDevice_t *) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByUUID);
@@ -295,6 +303,7 @@ SHIM_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByUUIDV(const nvmlUUID_t *uuid, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByUUIDV, uuid, device);
 	READY();
 	nvmlReturn_t (*lower)(const nvmlUUID_t *, nvmlDevice_t *) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByUUIDV);
@@ -348,18 +357,21 @@ static nvmlReturn_t lookup_view(nvmlReturn_t (*lower)(const char *, nvmlDevice_t
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *busId, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByPciBusId_v2, busId, device);
 	READY();
 	return lookup_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByPciBusId_v2), busId, device);
 }
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *busId, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleByPciBusId, busId, device);
 	READY();
 	return lookup_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleByPciBusId), busId, device);
 }
 
 SHIM_API nvmlReturn_t nvmlDeviceGetHandleBySerial(const char *serial, nvmlDevice_t *device)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetHandleBySerial, serial, device);
 	READY();
 	return lookup_view(SHIM_LOWER(shim_nvml, nvmlDeviceGetHandleBySerial), serial, device);
 }
@@ -381,6 +393,7 @@ static nvmlReturn_t put_string(char *buf, unsigned length, const char *s)
 
 SHIM_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetIndex, device, index);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, unsigned *) = SHIM_LOWER(shim_nvml, nvmlDeviceGetIndex);
 	if (!lower)
@@ -400,6 +413,7 @@ SHIM_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *inde
 
 SHIM_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetUUID, device, uuid, length);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, char *, unsigned) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetUUID);
@@ -419,6 +433,7 @@ SHIM_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigne
 
 SHIM_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetName, device, name, length);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, char *, unsigned) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetName);
@@ -507,6 +522,7 @@ static int shown(nvmlDevice_t device, unsigned long long lower_total, unsigned l
 
 SHIM_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetMemoryInfo, device, memory);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlMemory_t *) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetMemoryInfo);
@@ -530,6 +546,7 @@ SHIM_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
  * no allocation could ever change and no other interface shows. */
 SHIM_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetMemoryInfo_v2, device, memory);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlMemory_v2_t *) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetMemoryInfo_v2);
@@ -665,6 +682,7 @@ static nvmlReturn_t processes_view(nvmlReturn_t (*lower)(nvmlDevice_t, unsigned 
 #define PROCESSES(name, type)                                                                   \
 	SHIM_API nvmlReturn_t name(nvmlDevice_t device, unsigned int *infoCount, type *infos)    \
 	{                                                                                       \
+		SHIM_HOOKED(shim_nvml, name, device, infoCount, infos);                         \
 		READY();                                                                        \
 		return processes_view((nvmlReturn_t(*)(nvmlDevice_t, unsigned *, void *))       \
 					      SHIM_LOWER(shim_nvml, name),                      \
@@ -695,6 +713,7 @@ static nvmlReturn_t ask_detail_list(const struct processes_query *q, unsigned *n
 SHIM_API nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device,
 							     nvmlProcessDetailList_t *plist)
 {
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetRunningProcessDetailList, device, plist);
 	READY();
 	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlProcessDetailList_t *) =
 		SHIM_LOWER(shim_nvml, nvmlDeviceGetRunningProcessDetailList);

@@ -64,6 +64,17 @@ list_names() { # FILE
 		fail "libnvidia-ml.so.1 has the wrong soname"
 }
 
+@test "every library uses glibc's memcpy and memset, not compiler_rt's generic ones" {
+	# 128-bit division anywhere in a library's sources links zig's compiler_rt, whose
+	# memcpy then replaces glibc's: the emulator's copies fell to about 0.6x of memcpy.
+	local lib
+	for lib in "$SHIM_LIB/libcuda.so.1" "$SHIM_LIB/libnvidia-ml.so.1" \
+		"$SHIM_LIB/emulator/libcuda.so.1" "$SHIM_LIB/emulator/libnvidia-ml.so.1"; do
+		nm -D "$lib" | grep -q ' U memcpy@GLIBC' || fail "$lib does not import memcpy from glibc"
+		nm -D "$lib" | grep -q ' U memset@GLIBC' || fail "$lib does not import memset from glibc"
+	done
+}
+
 @test "a forwarded function is one indirect jump (endbr64; jmp *table(%rip))" {
 	local fn
 	for fn in cuMemcpyHtoD_v2 cuLaunchKernel cuDriverGetVersion; do

@@ -3,7 +3,10 @@
  * through a forwarder and through the lazy path (first call, before the table is
  * filled) untouched; integer and stack arguments, floating-point ones, varargs, a
  * struct returned through the hidden pointer; a strong definition overrides its
- * forwarder; a filled slot is used without resolving. */
+ * forwarder; a filled slot is used without resolving.  The hook thunks (a slot pointed
+ * at hooks[i]): the same arguments and results pass, the call is seen on its way in and
+ * out with the caller's return address restored, calls nest (a target that calls
+ * through another hook), an unhooked call goes straight through, and a spare thunk. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -84,6 +87,61 @@ static int target_direct(int x)
 
 static int resolved[16];
 
+/* A minimal hook_enter/hook_exit, as shim/common/hook.c does it: a shadow stack of
+ * return addresses, and what each call returned. */
+struct hook_go {
+	void *target;
+	uintptr_t hooked;
+};
+static struct {
+	void *ret;
+	void **where;
+	unsigned slot;
+} shadow[8];
+static unsigned depth, max_depth, entered, exited, unhooked;
+static int64_t last_result;
+static unsigned last_slot;
+static void *hook_targets[16 + 256];
+
+struct hook_go vgpu_t_hook_enter(unsigned slot, void **where);
+struct hook_go vgpu_t_hook_enter(unsigned slot, void **where)
+{
+	entered++;
+	/* Clobber what a C call may clobber anyway. */
+	volatile double sink = 0;
+	for (int i = 0; i < 8; i++)
+		sink += i * 0.25;
+	(void)sink;
+	if (slot == unhooked)
+		return (struct hook_go){ hook_targets[slot], 0 };
+	shadow[depth].ret = *where;
+	shadow[depth].where = where;
+	shadow[depth].slot = slot;
+	depth++;
+	if (depth > max_depth)
+		max_depth = depth;
+	return (struct hook_go){ hook_targets[slot], 1 };
+}
+
+void *vgpu_t_hook_exit(int64_t result, void **landing_sp);
+void *vgpu_t_hook_exit(int64_t result, void **landing_sp)
+{
+	exited++;
+	depth--;
+	if (shadow[depth].where != landing_sp - 1)
+		return NULL; /* crash: the test fails loudly */
+	last_result = result;
+	last_slot = shadow[depth].slot;
+	return shadow[depth].ret;
+}
+
+/* A target that calls another function through its hook: nesting. */
+static int target_nested(int x)
+{
+	check_alignment();
+	return ((int (*)(int))vgpu_t_forwarding.hooks[vgpu_t_forwarding.count])(x) + 1;
+}
+
 /* The lazy stubs' way in. */
 void *vgpu_t_resolve(unsigned slot);
 void *vgpu_t_resolve(unsigned slot)
@@ -160,5 +218,35 @@ int main(void)
 	f->table[si] = (void *)target_ints;
 	CHECK(vgpu_t_ints(-1, 2000000000000L, -3, 'd', 0xfffffffeu, -6000000000000LL, 7, 8) == want_i &&
 	      resolved[si] == 2, "a filled slot passes every argument");
+
+	/* Hook thunks: every slot through hooks[i]. */
+	CHECK(f->nhooks == f->count + 256, "a hook thunk per slot and 256 spares (%u)", f->nhooks);
+	hook_targets[si] = (void *)target_ints;
+	hook_targets[sf] = (void *)target_floats;
+	hook_targets[sv] = (void *)target_varargs;
+	hook_targets[sb] = (void *)target_bigret;
+	hook_targets[sd] = (void *)target_nested;
+	hook_targets[f->count] = (void *)target_direct; /* the first spare */
+	for (unsigned i = 0; i < f->count; i++)
+		f->table[i] = f->hooks[i];
+	unhooked = 9999;
+	aligned = 1;
+	CHECK(vgpu_t_ints(-1, 2000000000000L, -3, 'd', 0xfffffffeu, -6000000000000LL, 7, 8) == want_i &&
+		      entered == 1 && exited == 1 && depth == 0 && last_slot == (unsigned)si && last_result == want_i,
+	      "hook: eight integer arguments (two on the stack), the 64-bit result seen on the way out");
+	CHECK(vgpu_t_floats(1.5, 2, 0.25f, 4, 5, 6, 7, 8, 9, 1, 2) == want_f && exited == 2,
+	      "hook: ten floating-point arguments (two on the stack) and a double result (%%xmm0 kept)");
+	CHECK(vgpu_t_varargs(5, 1.25, 2, 3.5, 4, 5.25) == 16 && last_result == 16,
+	      "hook: varargs with doubles (%%al preserved)");
+	r = vgpu_t_bigret(9, 1.0);
+	CHECK(r.v[0] == 10 && r.v[4] == 46 && last_slot == (unsigned)sb,
+	      "hook: a struct result through the hidden pointer");
+	CHECK(vgpu_t_direct(5) == 16 && max_depth == 2 && depth == 0 && entered == 6 && exited == 6,
+	      "hook: a target calling through another (spare) hook nests, each return finds its caller");
+	CHECK(aligned, "hook: targets run on a 16-byte aligned stack");
+	unhooked = (unsigned)si;
+	CHECK(vgpu_t_ints(-1, 2000000000000L, -3, 'd', 0xfffffffeu, -6000000000000LL, 7, 8) == want_i &&
+		      entered == 7 && exited == 6,
+	      "hook: a call hook_enter does not hook goes straight to its target");
 	return check_done();
 }

@@ -431,7 +431,7 @@ static void test_errors(void)
 	CHECK(strcmp(E, "policy.conf:7: unknown key 'memroy' in [gpu]; expected device, memory or name") == 0,
 	      "unknown key in [gpu]: %s", E);
 	check_err("unknown global key", "emulat = yes\n", "policy.conf:1: unknown key 'emulat' before any section",
-		  "expected emulate, emulate-profile, memory, driver-path, launch or driver-version");
+		  "expected emulate, emulate-profile, memory, driver-path, launch, driver-version or trace");
 	check_err("unknown section", "[gpus]\ndevice = 0\n", "policy.conf:1: unknown section [gpus]; expected [gpu]",
 		  NULL);
 	check_err("section case", "[GPU]\n", "unknown section [GPU]", NULL);
@@ -923,6 +923,7 @@ static void test_equal(void)
 		CHECK(!policy_equal(&P, &Q), "differs: %s", what); \
 	} while (0)
 	DIFF("lower", Q.lower = POLICY_LOWER_EMULATOR);
+	DIFF("trace", strcpy(Q.trace, "/tmp/t.jsonl"));
 	DIFF("emulate_profile", strcpy(Q.emulate_profile, "l4"));
 	DIFF("global memory kind", Q.memory.kind = POLICY_MEMORY_UNSET);
 	DIFF("global percent", Q.memory.percent = 51);
@@ -1029,6 +1030,18 @@ static void random_policy(struct policy *p)
 	p->nsearch_paths = rnd(4) == 0 ? POLICY_MAX_SEARCH_PATHS : rnd(POLICY_MAX_SEARCH_PATHS + 1);
 	for (unsigned i = 0; i < p->nsearch_paths; i++)
 		random_text(p->search_paths[i], rnd(3) ? 60 : POLICY_PATH_MAX - 1, 1);
+	if (rnd(2))
+		random_text(p->trace, rnd(3) ? 60 : POLICY_PATH_MAX - 1, 1);
+	static const char *const specs[] = {
+		"cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:nth=3", "cu?nit:error=CUDA_ERROR_UNKNOWN",
+		"nvml*:error=NVML_ERROR_TIMEOUT:p=0.000000001,seed=18446744073709551615",
+		"cuLaunch*:error=CUDA_ERROR_LAUNCH_FAILED:every=7", "oom-after=16T", "device-lost-after=0",
+		"slow=nvmlDeviceGetCount_v2:1h", "cuMemcpy*:error=CUDA_ERROR_ILLEGAL_ADDRESS:after=12.5ms",
+		"cuStream*:error=CUDA_ERROR_NOT_READY:after-bytes=1"
+	};
+	char e[POLICY_ERROR_MAX];
+	for (unsigned n = rnd(4); n > 0; n--)
+		policy_add_fault_spec(p, specs[rnd(sizeof(specs) / sizeof(specs[0]))], e, sizeof(e));
 }
 
 /* A failed comparison of texts, as TAP comments. */
@@ -1189,6 +1202,8 @@ static void test_canonical(void)
 		P.search_paths[i][0] = '/';
 		memset(P.search_paths[i] + 1, i % 2 ? '\\' : '"', POLICY_PATH_MAX - 2);
 	}
+	P.trace[0] = '/';
+	memset(P.trace + 1, '"', POLICY_PATH_MAX - 2);
 	n = policy_format_canonical(&P, NULL, 0);
 	CHECK(n > 0 && n <= POLICY_CANONICAL_MAX, "worst case length %d <= POLICY_CANONICAL_MAX %d", n,
 	      POLICY_CANONICAL_MAX);
@@ -1202,6 +1217,8 @@ static void test_canonical(void)
 		"emulate = yes\n",
 		"emulate-profile = h100-80gb\n[gpu]\ndevice = emulated\n[gpu]\ndevice = emulated:l4\nname = \"tr ail \"\n",
 		"driver-path = \"/x y/\\\\/\\\"\"\ndriver-path = /#\ndriver-path = /=\n",
+		"trace = /tmp/a b/t.jsonl\n",
+		"trace = \"/tmp/\\\"q\\\".jsonl\"\nemulate = yes\n",
 		"[gpu]\ndevice = " UUID_A_UPPER "\nname = \xf0\x9f\x9a\x80 rocket\n",
 		"[gpu]\ndevice = 5\nname = [gpu]\n[gpu]\ndevice = 6\nname = # end\n",
 		"[gpu]\ndevice = 5\nname = \"\\\"\"\n",
@@ -1311,6 +1328,194 @@ static void test_canonical(void)
 	unlink(path);
 }
 
+/* trace = FILE: an absolute file, once, global; canonical form quoted, after the
+ * driver-paths. */
+static void test_trace(void)
+{
+	CHECK(ptext("") == 0 && P.trace[0] == '\0', "no trace by default");
+	CHECK(ptext("trace = /tmp/t.jsonl\n") == 0 && strcmp(P.trace, "/tmp/t.jsonl") == 0, "trace = /tmp/t.jsonl");
+	CHECK(ptext("trace = \" /tmp/x \"\n") == -1 && strstr(E, "policy.conf:1: trace ' /tmp/x ' is not absolute") &&
+		      strstr(E, "expected a file starting with /"),
+	      "a relative trace: %s", E);
+	check_err("trace twice", "trace = /a\ntrace = /b\n", "policy.conf:2: duplicate key 'trace'", NULL);
+	check_err("trace in [gpu]", "[gpu]\ndevice = 0\ntrace = /a\n", "policy.conf:3: key 'trace' is global", NULL);
+	check_err("empty trace", "trace = \"\"\n", "empty value for 'trace'; expected an absolute file path", NULL);
+	policy_init(&P);
+	CHECK(policy_set_trace(&P, "t.jsonl", E, sizeof(E)) == -1 && strstr(E, "trace 't.jsonl' is not absolute") &&
+		      P.trace[0] == '\0',
+	      "policy_set_trace refuses a relative path: %s", E);
+	CHECK(policy_set_trace(&P, "/a\tb", E, sizeof(E)) == -1 && strstr(E, "holds a control character"),
+	      "policy_set_trace refuses a control character: %s", E);
+	CHECK(policy_set_trace(&P, "/var/t", E, sizeof(E)) == 0 && strcmp(P.trace, "/var/t") == 0, "policy_set_trace");
+	memset(P.trace, 'x', sizeof(P.trace));
+	CHECK(policy_check(&P, E, sizeof(E)) == -1, "policy_check refuses an unterminated trace");
+	P.trace[0] = 'x';
+	P.trace[1] = '\0';
+	CHECK(policy_check(&P, E, sizeof(E)) == -1 && strstr(E, "trace 'x' is not absolute"), "policy_check refuses a relative trace: %s", E);
+
+	ptext("driver-path = /opt/x\ntrace = \"/tmp/my \\\"trace\\\".jsonl\"\nmemory = 1G\n");
+	static const char want[] =
+		"# vgpu-run canonical policy, format 1\n"
+		"emulate = no\n"
+		"memory = 1073741824\n"
+		"driver-path = \"/opt/x\"\n"
+		"trace = \"/tmp/my \\\"trace\\\".jsonl\"\n"
+		"# end\n";
+	int n = policy_format_canonical(&P, canon_a, sizeof(canon_a));
+	CHECK(n == (int)strlen(want) && strcmp(canon_a, want) == 0, "canonical form with a trace file");
+	show_if_differs(canon_a, want);
+}
+
+/* A --fault spec must fail with an error naming it and containing want; nothing added. */
+static void check_fault_err(const char *spec, const char *want)
+{
+	char prefix[256];
+	policy_init(&P);
+	E[0] = '\0';
+	int rc = policy_add_fault_spec(&P, spec, E, sizeof(E));
+	snprintf(prefix, sizeof(prefix), "--fault '%s': ", spec);
+	CHECK(rc == -1 && strncmp(E, prefix, strlen(prefix)) == 0 && strstr(E, want) && P.nfaults == 0 && one_line(E),
+	      "bad --fault '%s' -> %s", spec, E);
+}
+
+/* Fault rules: --fault specs and [fault] sections, their checks, the canonical form. */
+static void test_faults(void)
+{
+	struct policy_fault *f = &P.faults[0];
+
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:nth=3", E, sizeof(E)) == 0 &&
+		      P.nfaults == 1 && f->kind == POLICY_FAULT_ERROR && strcmp(f->function, "cuMemAlloc*") == 0 &&
+		      f->api == 0 && f->error == 2 && f->when == POLICY_WHEN_NTH && f->n == 3,
+	      "--fault cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:nth=3 %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "cuLaunchKernel:error=CUDA_ERROR_LAUNCH_FAILED:p=0.1,seed=42", E, sizeof(E)) == 0 &&
+		      f->when == POLICY_WHEN_RANDOM && f->ppb == 100000000u && f->seed == 42 && f->error == 719,
+	      "p=0.1,seed=42 -> %u ppb %s", f->ppb, E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "nvmlDeviceGet*:error=NVML_ERROR_GPU_IS_LOST:every=2", E, sizeof(E)) == 0 &&
+		      f->api == 1 && f->error == 15 && f->when == POLICY_WHEN_EVERY && f->n == 2,
+	      "NVML rule %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "cuMemcpy*:error=CUDA_ERROR_ILLEGAL_ADDRESS:after=1.5s", E, sizeof(E)) == 0 &&
+		      f->when == POLICY_WHEN_AFTER && f->ns == 1500000000ull,
+	      "after=1.5s %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "cuLaunch*:error=CUDA_ERROR_UNKNOWN:after-bytes=1G", E, sizeof(E)) == 0 &&
+		      f->when == POLICY_WHEN_AFTER_BYTES && f->n == 1ull << 30,
+	      "after-bytes=1G %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "cuInit:error=CUDA_ERROR_NO_DEVICE", E, sizeof(E)) == 0 &&
+		      f->when == POLICY_WHEN_ALWAYS,
+	      "no trigger: always %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "oom-after=2G", E, sizeof(E)) == 0 && f->kind == POLICY_FAULT_OOM &&
+		      f->n == 2ull << 30,
+	      "oom-after=2G %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "device-lost-after=1s", E, sizeof(E)) == 0 && f->kind == POLICY_FAULT_LOST &&
+		      f->ns == 1000000000ull && f->error == 46 && strcmp(f->error_name, POLICY_LOST_ERROR) == 0,
+	      "device-lost-after=1s: CUDA_ERROR_DEVICE_UNAVAILABLE %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "device-lost-after=250ms:error=CUDA_ERROR_UNKNOWN", E, sizeof(E)) == 0 &&
+		      f->ns == 250000000ull && f->error == 999,
+	      "device-lost-after with its own code %s", E);
+	policy_init(&P);
+	CHECK(policy_add_fault_spec(&P, "slow=cuMemAlloc*:10ms", E, sizeof(E)) == 0 && f->kind == POLICY_FAULT_SLOW &&
+		      strcmp(f->function, "cuMemAlloc*") == 0 && f->ns == 10000000ull,
+	      "slow=cuMemAlloc*:10ms %s", E);
+
+	check_fault_err("cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:nth=-1", "nth: negative count '-1'");
+	check_fault_err("cuMemAlloc*:error=CUDA_ERROR_OUT_OF_MEMORY:every=0", "every: 0 is not a count");
+	check_fault_err("cuMemAlloc*:error=CUDA_ERROR_OOPS", "unknown error name 'CUDA_ERROR_OOPS'");
+	check_fault_err("cuMemAlloc*:error=NVML_ERROR_GPU_IS_LOST", "unknown error name 'NVML_ERROR_GPU_IS_LOST' for cuMemAlloc*");
+	check_fault_err("cuMemAlloc*:error=CUDA_SUCCESS", "is success, not an error");
+	check_fault_err("cuMemAlloc*", "has no error");
+	check_fault_err("foo*:error=CUDA_ERROR_UNKNOWN", "names no CUDA or NVML function");
+	check_fault_err("cuMem-Alloc:error=CUDA_ERROR_UNKNOWN", "is not a function name pattern");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:nth=1:every=2", "a rule has one trigger");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:p=1.5", "p: '1.5' is not a probability");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:p=0", "p: '0' is not a probability");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:seed=3", "seed goes with p");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:after=-1s", "negative duration");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:after=5x", "'5x' is not a duration");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:color=red", "unknown key 'color'");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN::nth=2", "an empty item");
+	check_fault_err("cuInit:error=CUDA_ERROR_UNKNOWN:nth", "'nth' is not key=value");
+	check_fault_err("oom-after=50%", "a percentage is not a size here");
+	check_fault_err("oom-after=2G:nth=3", "go with FUNCTION:error=NAME rules only");
+	check_fault_err("slow=cuInit", "slow: expected FUNCTION:DURATION");
+	check_fault_err("slow=cuInit:10ms:error=CUDA_ERROR_UNKNOWN", "is not a duration");
+	check_fault_err("oom-after=1G:device-lost-after=1s", "a rule is one of");
+	check_fault_err("", "empty");
+	policy_init(&P);
+	for (int i = 0; i < POLICY_MAX_FAULTS; i++)
+		policy_add_fault_spec(&P, "oom-after=1G", E, sizeof(E));
+	CHECK(P.nfaults == POLICY_MAX_FAULTS && policy_add_fault_spec(&P, "oom-after=1G", E, sizeof(E)) == -1 &&
+		      strstr(E, "too many fault rules"),
+	      "at most %d rules: %s", POLICY_MAX_FAULTS, E);
+
+	/* Globs. */
+	CHECK(policy_glob_match("cuMemAlloc*", "cuMemAlloc_v2") && policy_glob_match("cuMemAlloc*", "cuMemAlloc") &&
+		      !policy_glob_match("cuMemAlloc*", "cuMemFree") && policy_glob_match("cu*Alloc?v2", "cuMemAlloc_v2") &&
+		      policy_glob_match("*", "x") && !policy_glob_match("cuInit", "cuInit2") &&
+		      policy_glob_match("cu*_v*", "cuMemAllocPitch_v2"),
+	      "glob: * and ?");
+
+	/* Sections. */
+	CHECK(ptext("[fault]\nfunction = cuMemAlloc*\nerror = CUDA_ERROR_OUT_OF_MEMORY\nnth = 3\n"
+		    "[gpu]\ndevice = 0\n[fault]\noom-after = 1G\n") == 0 && P.nfaults == 2 && P.ngpus == 1 &&
+		      P.faults[0].n == 3 && P.faults[0].line == 1 && P.faults[1].kind == POLICY_FAULT_OOM &&
+		      P.faults[1].line == 7,
+	      "[fault] sections among [gpu] ones %s", E);
+	check_err("fault without error", "[fault]\nfunction = cuInit\n", "policy.conf:1: [fault]: the rule for cuInit has no error", NULL);
+	check_err("fault key", "[fault]\nfunction = cuInit\nnth = x\n", "policy.conf:3: [fault] nth: 'x' is not a count", NULL);
+	check_err("fault unknown key", "[fault]\ndevice = 0\n", "policy.conf:2: [fault] unknown key 'device'", "oom-after");
+	check_err("empty fault", "[fault]\n[gpu]\ndevice = 0\n", "policy.conf:1: [fault]: a rule needs a function", NULL);
+	check_err("fault twice", "[fault]\nfunction = cuInit\nfunction = cuInit\n", "policy.conf:3: [fault] function given twice", NULL);
+
+	/* Canonical form and round trips. */
+	ptext("trace = /t\n[gpu]\ndevice = 1\n[fault]\nfunction = \"cuMem*\"\nerror = CUDA_ERROR_OUT_OF_MEMORY\n"
+	      "p = 0.25\n[fault]\nslow = nvmlInit*:1.5ms\n[fault]\ndevice-lost-after = 2\n[fault]\noom-after = 1M\n"
+	      "[fault]\nfunction = cuInit\nerror = CUDA_ERROR_NO_DEVICE\nafter = 3ms\n"
+	      "[fault]\nfunction = nvmlDeviceGetCount*\nerror = NVML_ERROR_UNKNOWN\nevery = 2\n"
+	      "[fault]\nfunction = cuLaunch*\nerror = CUDA_ERROR_UNKNOWN\nafter-bytes = 1K\n");
+	static const char want[] =
+		"# vgpu-run canonical policy, format 1\n"
+		"emulate = no\n"
+		"trace = \"/t\"\n"
+		"\n[gpu]\ndevice = 1\n"
+		"\n[fault]\nfunction = cuMem*\nerror = CUDA_ERROR_OUT_OF_MEMORY\np = 0.250000000\nseed = 0\n"
+		"\n[fault]\nslow = nvmlInit*:1500000ns\n"
+		"\n[fault]\ndevice-lost-after = 2000000000ns\nerror = CUDA_ERROR_DEVICE_UNAVAILABLE\n"
+		"\n[fault]\noom-after = 1048576\n"
+		"\n[fault]\nfunction = cuInit\nerror = CUDA_ERROR_NO_DEVICE\nafter = 3000000ns\n"
+		"\n[fault]\nfunction = nvmlDeviceGetCount*\nerror = NVML_ERROR_UNKNOWN\nevery = 2\n"
+		"\n[fault]\nfunction = cuLaunch*\nerror = CUDA_ERROR_UNKNOWN\nafter-bytes = 1024\n"
+		"# end\n";
+	int n = policy_format_canonical(&P, canon_a, sizeof(canon_a));
+	CHECK(n == (int)strlen(want) && strcmp(canon_a, want) == 0, "canonical form with fault rules %s", E);
+	show_if_differs(canon_a, want);
+	char path[256];
+	const char *why;
+	int fd = tmpfile_path(path, sizeof(path));
+	if (fd >= 0) {
+		close(fd);
+		CHECK(round_trip(&P, path, &why), "round trip of fault rules%s", RT);
+		Q = P;
+		Q.faults[0].seed = 1;
+		CHECK(!policy_equal(&P, &Q), "differs: a seed");
+		Q = P;
+		Q.faults[3].ns = 12345; /* unused by oom-after */
+		CHECK(policy_equal(&P, &Q), "equal ignores numbers a rule does not use");
+		Q = P;
+		Q.faults[1].function[0] = '?';
+		CHECK(policy_check(&Q, E, sizeof(E)) == -1 && strstr(E, "names no CUDA or NVML function"),
+		      "policy_check refuses a damaged rule: %s", E);
+		unlink(path);
+	}
+}
+
 /* The emulator's keys: launch and driver-version. */
 static void test_emulator_keys(void)
 {
@@ -1352,5 +1557,7 @@ int main(void)
 	test_validate();
 	test_equal();
 	test_canonical();
+	test_trace();
+	test_faults();
 	return check_done();
 }
