@@ -15,6 +15,7 @@ docs/performance.md.
 import datetime
 import json
 import os
+import re
 import platform
 import shutil
 import statistics
@@ -494,10 +495,43 @@ def bench_startup(e, t):
                 r["median"] - t.find(S, a["name"])["median"])
 
 
+# --- 6. tracing --------------------------------------------------------------------------------
+
+def bench_trace(e, t):
+    S = "trace: ns per call with --trace vs without (docs/tracing.md)"
+    probe = os.path.join(e.prefix, "tests", "bin", "tracecall")
+    if not os.access(probe, os.X_OK):
+        t.skip(S, "traced call", "no %s: build it with 'zig build tests'" % probe)
+        return
+    pol = e.policy("trace.conf", "emulate = yes\n")
+    out = os.path.join(e.tmp, "trace.jsonl")
+    n = "5000" if e.quick else "20000"
+    plain = {"fwd": [], "procaddr": []}
+    traced = {"fwd": [], "procaddr": []}
+    for _ in range(3 if e.quick else 7):  # interleaved: noise hits both alike
+        for dest, extra in ((plain, []), (traced, ["--trace", out])):
+            r = subprocess.run([e.vgpu, "-p", pol] + extra + ["--", probe, "time:" + n],
+                               capture_output=True, text=True, timeout=300)
+            m = re.search(r"^time fwd_ns=([0-9.]+) procaddr_ns=([0-9.]+)$", r.stdout, re.M)
+            if r.returncode != 0 or not m:
+                t.skip(S, "traced call", "tracecall failed: %s" % (r.stderr.strip() or r.stdout.strip()))
+                return
+            dest["fwd"].append(float(m.group(1)))
+            dest["procaddr"].append(float(m.group(2)))
+    for key, how in (("fwd", "exported name"), ("procaddr", "cuGetProcAddress pointer")):
+        ref = "cuDeviceGetAttribute, %s: no --trace" % how
+        t.add(S, ref, "ns", plain[key], note="forwarded: the lower's function")
+        r = t.add(S, "cuDeviceGetAttribute, %s: --trace" % how, "ns", traced[key], ref=ref,
+                  budget="a traced call costs < 1 us extra")
+        r["delta"] = r["median"] - statistics.median(plain[key])
+        r["met"] = r["delta"] < 1000
+        r["note"] = "delta %+.0f ns (one JSON line buffered per call)" % r["delta"]
+
+
 # --- main ----------------------------------------------------------------------------------
 
 SECTIONS = {"launch": bench_launch, "shim": bench_shim, "contention": bench_contention,
-            "copies": bench_copies, "startup": bench_startup}
+            "copies": bench_copies, "startup": bench_startup, "trace": bench_trace}
 
 
 def git(*args):

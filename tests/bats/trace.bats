@@ -250,17 +250,11 @@ n.nvmlShutdown()'
 	assert_output "0 calls in 0 processes"
 }
 
-@test "a traced call costs less than a microsecond more (best of 5 rounds of 20000)" {
-	run --separate-stderr sandboxed -- "$PROBES/tracecall" time:20000
-	assert_success
-	plain=$(printf '%s\n' "$output" | sed -n 's/^time fwd_ns=\([0-9.]*\) procaddr_ns=\([0-9.]*\)$/\1 \2/p')
+@test "a timed loop of 20000 calls under --trace: every call has its line (the cost is measured by zig build bench)" {
+	# Speed is a benchmark's business (zig build bench, section trace: < 1 us a call),
+	# not a timed test's: here only that nothing of a long loop is lost.
 	run --separate-stderr sandboxed --trace "$T" -- "$PROBES/tracecall" time:20000
 	assert_success
-	traced=$(printf '%s\n' "$output" | sed -n 's/^time fwd_ns=\([0-9.]*\) procaddr_ns=\([0-9.]*\)$/\1 \2/p')
-	echo "# cuDeviceGetAttribute (exported name, cuGetProcAddress pointer), ns per call: plain $plain, traced $traced" >&3
-	awk -v p="$plain" -v t="$traced" 'BEGIN {
-		split(p, a, " "); split(t, b, " ")
-		exit !(b[1] - a[1] < 1000 && b[2] - a[2] < 1000)
-	}' || fail "plain $plain ns, traced $traced ns"
+	assert_output --regexp '^time fwd_ns=[0-9.]+ procaddr_ns=[0-9.]+$'
 	[ "$(jq -r 'select(.fn == "cuDeviceGetAttribute") | .fn' "$T" | wc -l)" = 200000 ]
 }
