@@ -15,6 +15,16 @@
  * readers skip it and the next process to come takes it over.  A kernel without OFD
  * locks (before 3.15) falls back to checking the pid and its start time in /proc.
  *
+ * Asking the kernel costs a system call per slot, too much for every allocation of every
+ * process of a busy sandbox.  So the capacity check of an allocation (emu_state_take)
+ * remembers what it learnt, per process, keyed by the slot's owner (its pid and the
+ * number of times the slot was claimed): a slot found dead stays dead until it is
+ * claimed again, which changes the key; a slot found live is believed live for at most
+ * a millisecond.  The only error this allows is counting a process that died within the
+ * last millisecond, and an allocation that this would refuse is checked again the exact
+ * way before it is refused.  Queries (emu_state_used, emu_state_processes: NVML,
+ * cuMemGetInfo) always ask the kernel.
+ *
  * Outside a sandbox the same structure lives in a memfd of this process
  * ("vgpu-emulator-state"), so that the CUDA and the NVML library, each with its own copy
  * of this code, see the same numbers: the second to start finds the first's memfd among
@@ -50,7 +60,7 @@
 
 struct slot {
 	int32_t pid;          /* 0: free (or being claimed) */
-	uint32_t reserved;
+	uint32_t claims;      /* times the slot was taken: with the pid, names its owner */
 	uint64_t start_time;  /* /proc/PID/stat field 22 */
 	uint64_t devices;     /* bit i: uses device i */
 	uint64_t base[EMU_MAX_DEVICES];  /* context footprint (emu_state_register_process) */
@@ -99,6 +109,18 @@ static uint64_t proc_start_time(pid_t pid)
 	return strtoull(p, NULL, 10);
 }
 
+/* What emu_state_take() learnt of other slots (see the top): per slot, 0 (nothing) or
+ *   bits 0-22 the owner's pid (pids are below 2^22), 23-38 the slot's claims (low 16
+ *   bits), 39 live, 40-63 the epoch it was found live in (low 24 bits).
+ * An epoch lasts at most EPOCH_NS; a live entry is believed only in its own. */
+#define EPOCH_NS 1000000ULL
+#define MEMO_KEY(pid, claims) (((uint64_t)(pid) & 0x7fffffULL) | ((uint64_t)((claims) & 0xffffu) << 23))
+#define MEMO_KEY_MASK ((1ULL << 39) - 1)
+#define MEMO_LIVE (1ULL << 39)
+#define MEMO_EPOCH_SHIFT 40
+static uint64_t live_memo[STATE_SLOTS];
+static uint64_t memo_epoch = 1, memo_epoch_end;
+
 static void atfork_child(void)
 {
 	/* The child is single-threaded here.  It does not own its parent's slot, and the
@@ -107,6 +129,7 @@ static void atfork_child(void)
 	pthread_mutex_init(&state_mutex, NULL);
 	forked = 1;
 	my_slot = -1;
+	memset(live_memo, 0, sizeof live_memo);
 	if (!shared)
 		memset(&local_state, 0, sizeof local_state);
 }
@@ -317,6 +340,7 @@ static void take_slot(unsigned i, pid_t me, uint64_t start)
 	}
 	__atomic_store_n(&s->devices, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->start_time, start, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->claims, 1, __ATOMIC_RELAXED); /* published with the pid */
 	__atomic_store_n(&s->pid, me, __ATOMIC_RELEASE);
 	uint32_t hw = __atomic_load_n(&st->hiwater, __ATOMIC_RELAXED);
 	while (hw < i + 1 && !__atomic_compare_exchange_n(&st->hiwater, &hw, i + 1, 0, __ATOMIC_ACQ_REL,
@@ -373,34 +397,90 @@ static uint64_t slot_used(const struct slot *s, unsigned device)
 	       __atomic_load_n(&s->alloc[device], __ATOMIC_RELAXED);
 }
 
-uint64_t emu_state_used(unsigned device)
+/* The epoch of this moment (a new one every EPOCH_NS at most). */
+static uint64_t epoch_now(void)
 {
-	if (device >= EMU_MAX_DEVICES)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	uint64_t end = __atomic_load_n(&memo_epoch_end, __ATOMIC_ACQUIRE);
+	if (now < end)
+		return __atomic_load_n(&memo_epoch, __ATOMIC_ACQUIRE);
+	/* Threads racing here may each start an epoch: that only shortens one. */
+	uint64_t e = __atomic_add_fetch(&memo_epoch, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&memo_epoch_end, now + EPOCH_NS, __ATOMIC_RELEASE);
+	return e;
+}
+
+/* slot_live(i), from what was learnt when it still holds (see the top). */
+static int slot_live_memo(unsigned i, uint64_t epoch)
+{
+	const struct slot *s = &st->slots[i];
+	int32_t pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+	if (pid <= 0 || !shared)
 		return 0;
-	ensure_init();
-	uint64_t sum = 0;
+	uint32_t claims = __atomic_load_n(&s->claims, __ATOMIC_RELAXED);
+	uint64_t key = MEMO_KEY(pid, claims);
+	uint64_t m = __atomic_load_n(&live_memo[i], __ATOMIC_RELAXED);
+	if (m && (m & MEMO_KEY_MASK) == key) {
+		if (!(m & MEMO_LIVE))
+			return 0; /* dead stays dead until the slot is claimed again */
+		if ((m >> MEMO_EPOCH_SHIFT) == (epoch & ((1ULL << (64 - MEMO_EPOCH_SHIFT)) - 1)))
+			return 1;
+	}
+	int live = slot_live(i);
+	__atomic_store_n(&live_memo[i], key | (live ? MEMO_LIVE | (epoch << MEMO_EPOCH_SHIFT) : 0), __ATOMIC_RELAXED);
+	return live;
+}
+
+/* The device's usage over the live processes; exact: whether each other slot is live is
+ * asked now; else believed from the memo. */
+static uint64_t used_sum(unsigned device, int exact)
+{
+	uint64_t sum = 0, epoch = exact ? 0 : epoch_now();
 	unsigned n = __atomic_load_n(&st->hiwater, __ATOMIC_ACQUIRE);
 	int mine = __atomic_load_n(&my_slot, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < n && i < STATE_SLOTS; i++) {
 		const struct slot *s = &st->slots[i];
 		if (!(__atomic_load_n(&s->devices, __ATOMIC_RELAXED) & (1ULL << device)))
 			continue;
-		if ((int)i == mine || slot_live(i))
+		if ((int)i == mine || (exact ? slot_live(i) : slot_live_memo(i, epoch)))
 			sum += slot_used(s, device);
 	}
 	return sum;
 }
 
-uint64_t emu_state_add_used(unsigned device, int64_t delta)
+uint64_t emu_state_used(unsigned device)
 {
 	if (device >= EMU_MAX_DEVICES)
 		return 0;
+	ensure_init();
+	return used_sum(device, 1);
+}
+
+void emu_state_add_used(unsigned device, int64_t delta)
+{
+	if (device >= EMU_MAX_DEVICES)
+		return;
 	struct slot *s = my();
 	if (s) {
 		__atomic_fetch_or(&s->devices, 1ULL << device, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&s->alloc[device], (uint64_t)delta, __ATOMIC_RELAXED);
 	}
-	return emu_state_used(device);
+}
+
+int emu_state_take(unsigned device, uint64_t bytes, uint64_t limit)
+{
+	if (device >= EMU_MAX_DEVICES || bytes > (uint64_t)INT64_MAX)
+		return -1;
+	emu_state_add_used(device, (int64_t)bytes);
+	/* Counted first, then the sum: of two processes taking the last bytes at once, at
+	 * least one sees the other's.  The memo may only count too much (a process that
+	 * just died): before refusing, the exact sum. */
+	if (used_sum(device, 0) <= limit || used_sum(device, 1) <= limit)
+		return 0;
+	emu_state_add_used(device, -(int64_t)bytes);
+	return -1;
 }
 
 void emu_state_register_process(unsigned device, uint64_t used_bytes)

@@ -7,8 +7,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Adds delta (may be negative) to the device's used bytes; returns the new value. */
-uint64_t emu_state_add_used(unsigned device, int64_t delta);
+/* Adds delta (may be negative) to this process's used bytes of the device. */
+void emu_state_add_used(unsigned device, int64_t delta);
+/* Adds bytes unless the device's usage over all live processes would then exceed limit:
+ * 0, or -1 (nothing added).  Cheap: liveness of other processes is remembered for up to
+ * a millisecond (state.c), and checked again before a refusal. */
+int emu_state_take(unsigned device, uint64_t bytes, uint64_t limit);
+/* The device's used bytes over all live processes (each one's liveness asked now). */
 uint64_t emu_state_used(unsigned device);
 
 /* Processes using a device, for NVML's running-process queries: each process that

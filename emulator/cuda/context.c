@@ -36,6 +36,22 @@ struct emu_context {
 extern void emu_memory_context_gone(CUcontext ctx) __attribute__((weak));
 extern CUresult emu_memory_context_synchronize(CUcontext ctx) __attribute__((weak));
 extern void emu_state_register_process(unsigned device, uint64_t used_bytes) __attribute__((weak));
+extern void emu_memory_current_changed(void) __attribute__((weak));
+
+uint64_t emu_context_gen = 1;
+
+/* A context stopped being live (lock held). */
+static void no_longer_live(void)
+{
+	__atomic_add_fetch(&emu_context_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* The thread's stack changed: the memory side forgets the current context it knew. */
+static void current_changed(void)
+{
+	if (emu_memory_current_changed)
+		emu_memory_current_changed();
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct emu_context primaries[EMU_MAX_DEVICES];
@@ -77,6 +93,7 @@ static CUresult push(CUcontext c)
 		(void)pthread_setspecific(stack_key, s);
 	}
 	stack[depth++] = c;
+	current_changed();
 	return CUDA_SUCCESS;
 }
 
@@ -150,12 +167,27 @@ CUresult emu_context_check(CUcontext c)
 	return use(&c, 1);
 }
 
+/* Every call that acts in the current context starts here (copies, memset, allocations),
+ * so the common case takes no lock.  The thread's stack holds only handles we gave out
+ * (push() is reached through create() or after known()), and handles are never freed:
+ * a primary context of a valid device is live while retained (refcount > 0), an
+ * ordinary one until destroyed.  Both fields are written under the lock with atomic
+ * stores and read here with atomic loads, so the answer is the one the lock would give
+ * at some moment during the call.  Anything else takes the checks of use(), for their
+ * exact errors. */
 CUresult emu_context_current(CUcontext *out)
 {
+	/* A context on the stack means cuInit succeeded: push() comes after it. */
+	CUcontext c = top();
+	if (c && (c->primary ? __atomic_load_n(&c->refcount, __ATOMIC_ACQUIRE) > 0
+			     : !__atomic_load_n(&c->destroyed, __ATOMIC_ACQUIRE))) {
+		if (out)
+			*out = c;
+		return CUDA_SUCCESS;
+	}
 	CUresult r = emu_check_init();
 	if (r)
 		return r;
-	CUcontext c = top();
 	if (!c)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	r = use(&c, 1);
@@ -267,9 +299,10 @@ EMU_API CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct emu_context *c = &primaries[dev];
 	pthread_mutex_lock(&lock);
-	int first = c->refcount++ == 0;
+	int first = c->refcount == 0;
 	if (first)
 		reset_state(c);
+	__atomic_store_n(&c->refcount, c->refcount + 1, __ATOMIC_RELEASE); /* active once reset */
 	pthread_mutex_unlock(&lock);
 	if (first)
 		registered(dev);
@@ -291,9 +324,11 @@ static CUresult primary_release(CUdevice dev, int v2)
 		pthread_mutex_unlock(&lock);
 		return v2 ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 	}
-	int last = --c->refcount == 0;
-	if (last)
+	int last = __atomic_sub_fetch(&c->refcount, 1, __ATOMIC_RELEASE) == 0;
+	if (last) {
+		no_longer_live();
 		e = take_cls_locked(c);
+	}
 	pthread_mutex_unlock(&lock);
 	if (last)
 		gone(c, e);
@@ -318,7 +353,9 @@ static CUresult primary_reset(CUdevice dev)
 	struct emu_context *c = &primaries[dev];
 	pthread_mutex_lock(&lock);
 	int was_active = c->refcount > 0;
-	c->refcount = 0;
+	__atomic_store_n(&c->refcount, 0, __ATOMIC_RELEASE);
+	if (was_active)
+		no_longer_live();
 	struct cls_entry *e = take_cls_locked(c);
 	pthread_mutex_unlock(&lock);
 	if (was_active || e)
@@ -462,10 +499,13 @@ static CUresult destroy(CUcontext c)
 	/* Destructors and the memory part still see a live context. */
 	gone(c, e);
 	pthread_mutex_lock(&lock);
-	c->destroyed = 1;
+	__atomic_store_n(&c->destroyed, 1, __ATOMIC_RELEASE);
+	no_longer_live();
 	pthread_mutex_unlock(&lock);
-	if (top() == c)
+	if (top() == c) {
 		depth--;
+		current_changed();
+	}
 	return CUDA_SUCCESS;
 }
 
@@ -514,6 +554,7 @@ EMU_API CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
 	if (depth == 0)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	CUcontext c = stack[--depth];
+	current_changed();
 	if (pctx)
 		*pctx = c;
 	return CUDA_SUCCESS;
@@ -530,14 +571,17 @@ EMU_API CUresult cuCtxSetCurrent(CUcontext ctx)
 	if (r)
 		return r;
 	if (!ctx) {
-		if (depth)
+		if (depth) {
 			depth--;
+			current_changed();
+		}
 		return CUDA_SUCCESS;
 	}
 	if ((r = known(ctx)))
 		return r;
 	if (depth) {
 		stack[depth - 1] = ctx;
+		current_changed();
 		return CUDA_SUCCESS;
 	}
 	return push(ctx);

@@ -7,26 +7,16 @@
 
 #include "emulator/cuda/mem_internal.h"
 
-/* memcpy unless the ranges overlap (glibc's memmove may then copy backwards). */
-static void move(uint64_t dst, uint64_t src, uint64_t n)
-{
-	if (dst + n <= src || src + n <= dst)
-		memcpy((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
-	else
-		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
-}
-
 /* dst_dev, src_dev: the side must be the driver's memory (EMU_RANGE_DEVICE). */
 static CUresult copy_checked(uint64_t dst, uint64_t src, uint64_t n, int dst_dev, int src_dev)
 {
 	if (n == 0)
 		return CUDA_SUCCESS;
-	CUresult rc = emu_check_range(dst, n, EMU_RANGE_WRITE | (dst_dev ? EMU_RANGE_DEVICE : 0));
-	if (rc == CUDA_SUCCESS)
-		rc = emu_check_range(src, n, src_dev ? EMU_RANGE_DEVICE : 0);
+	CUresult rc = emu_check_ranges(dst, n, EMU_RANGE_WRITE | (dst_dev ? EMU_RANGE_DEVICE : 0), src, n,
+				       src_dev ? EMU_RANGE_DEVICE : 0);
 	if (rc != CUDA_SUCCESS)
 		return rc;
-	move(dst, src, n);
+	emu_move(dst, src, n);
 	return CUDA_SUCCESS;
 }
 
@@ -38,10 +28,11 @@ static CUresult copy_checked(uint64_t dst, uint64_t src, uint64_t n, int dst_dev
 
 static CUresult copy_sync(uint64_t dst, uint64_t src, uint64_t n, int dirs)
 {
-	CUresult rc = emu_current(NULL, NULL);
-	if (rc != CUDA_SUCCESS)
-		return rc;
-	return copy_checked(dst, src, n, dirs & 1, dirs & 2);
+	/* emu_current(), then copy_checked(), in one call. */
+	if (n == 0)
+		return emu_current(NULL, NULL);
+	return emu_copy_current(dst, src, n, EMU_RANGE_WRITE | ((dirs & 1) ? EMU_RANGE_DEVICE : 0),
+				(dirs & 2) ? EMU_RANGE_DEVICE : 0);
 }
 
 static CUresult copy_async(uint64_t dst, uint64_t src, uint64_t n, CUstream s, int dirs)
@@ -289,19 +280,18 @@ static CUresult copy_3d(struct side *dst, struct side *src, uint64_t width, uint
 	/* The extent each side touches, checked once. */
 	uint64_t dst_extent = ((depth - 1) * dst->height + (height - 1)) * dst->pitch + width;
 	uint64_t src_extent = ((depth - 1) * src->height + (height - 1)) * src->pitch + width;
-	CUresult rc = emu_check_range(dst->base, dst_extent,
-				      EMU_RANGE_WRITE | (dst->type == CU_MEMORYTYPE_DEVICE ? EMU_RANGE_DEVICE : 0));
-	if (rc == CUDA_SUCCESS)
-		rc = emu_check_range(src->base, src_extent, src->type == CU_MEMORYTYPE_DEVICE ? EMU_RANGE_DEVICE : 0);
+	CUresult rc = emu_check_ranges(dst->base, dst_extent,
+				       EMU_RANGE_WRITE | (dst->type == CU_MEMORYTYPE_DEVICE ? EMU_RANGE_DEVICE : 0),
+				       src->base, src_extent, src->type == CU_MEMORYTYPE_DEVICE ? EMU_RANGE_DEVICE : 0);
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	if (depth == 1 && (height == 1 || (dst->pitch == width && src->pitch == width))) {
-		move(dst->base, src->base, width * height);
+		emu_move(dst->base, src->base, width * height);
 		return CUDA_SUCCESS;
 	}
 	for (uint64_t z = 0; z < depth; z++)
 		for (uint64_t y = 0; y < height; y++)
-			move(dst->base + (z * dst->height + y) * dst->pitch,
+			emu_move(dst->base + (z * dst->height + y) * dst->pitch,
 			     src->base + (z * src->height + y) * src->pitch, width);
 	return CUDA_SUCCESS;
 }

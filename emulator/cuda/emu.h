@@ -35,12 +35,20 @@ CUresult emu_context_current(CUcontext *out);
 CUresult emu_context_check(CUcontext ctx);
 /* The device ordinal a (checked) context belongs to. */
 int emu_context_device(CUcontext ctx);
+/* Changes (atomically, with release) whenever a context stops being live: a primary
+ * released to zero or reset, an ordinary one destroyed.  A context found live while it
+ * had one value is still live while it has it.  Starts at 1. */
+extern uint64_t emu_context_gen;
 
 /* --- implemented by memory ------------------------------------------------------- */
 
 /* Called by core when a context is destroyed or a primary context reset or released
  * to zero: free everything the context owns (allocations, streams, events, modules). */
 void emu_memory_context_gone(CUcontext ctx);
+
+/* Optional (core calls it when it is linked in): the calling thread's current context
+ * may have changed (its stack was pushed, popped or its top replaced). */
+void emu_memory_current_changed(void);
 
 /* Optional (core calls it when it is linked in, else treats the context as idle):
  * cuCtxSynchronize(_v2) on a (checked) context: wait until all work queued in it is

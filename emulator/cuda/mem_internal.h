@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "emulator/cuda/emu.h"
 
@@ -137,9 +138,30 @@ void emu_capacity_give(int device, uint64_t bytes);
 #define EMU_RANGE_WRITE 1  /* a destination */
 #define EMU_RANGE_DEVICE 2 /* must be the driver's memory */
 CUresult emu_check_range(uint64_t addr, uint64_t n, int flags);
+/* Both sides of a copy: emu_check_range(dst, dst_n, dst_flags), then, when that passed,
+ * emu_check_range(src, src_n, src_flags).  The common case (buffers the thread used
+ * before) takes no lock; see memory.c. */
+CUresult emu_check_ranges(uint64_t dst, uint64_t dst_n, int dst_flags, uint64_t src, uint64_t src_n, int src_flags);
+/* Call (locked) after changing an allocation's access in place. */
+void emu_alloc_changed(void);
 
-/* The context the call acts in: the current one (CUDA_ERROR_INVALID_CONTEXT if none). */
+/* The context the call acts in: the current one (CUDA_ERROR_INVALID_CONTEXT if none).
+ * Remembers, per thread, the context it found live (memory.c): no lock in the common case. */
 CUresult emu_current(CUcontext *ctx, int *device);
+
+/* memcpy unless the ranges overlap (glibc's memmove may then copy backwards). */
+static inline void emu_move(uint64_t dst, uint64_t src, uint64_t n)
+{
+	if (dst + n <= src || src + n <= dst)
+		memcpy((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+	else
+		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+}
+
+/* A synchronous 1D copy of n > 0 bytes: emu_current(NULL, NULL), then
+ * emu_check_ranges(dst, n, dst_flags, src, n, src_flags), then emu_move(), with one look
+ * at what the thread remembers (see memory.c). */
+CUresult emu_copy_current(uint64_t dst, uint64_t src, uint64_t n, int dst_flags, int src_flags);
 
 /* --- streams (stream.c) -------------------------------------------------------------- */
 

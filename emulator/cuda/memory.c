@@ -175,6 +175,24 @@ int emu_ranges_init(struct emu_ranges *s, uint64_t base, uint64_t size)
 	return holes_insert(s, 0, base, size);
 }
 
+/* Generations of the table, for the per-thread caches of emu_check_range (below).
+ * gone_gen changes whenever an allocation leaves the table or its access changes (a
+ * remembered hit may be stale), added_gen whenever one enters it or an address space is
+ * set up (a remembered miss may be stale).  Changed under emu_mem_mutex (the spaces: in
+ * their pthread_once), atomically; read without a lock.  64 bits: they never wrap, so an
+ * equal value means nothing happened in between. */
+static uint64_t gone_gen = 1, added_gen = 1;
+
+static void bump(uint64_t *gen)
+{
+	__atomic_add_fetch(gen, 1, __ATOMIC_RELEASE);
+}
+
+void emu_alloc_changed(void)
+{
+	bump(&gone_gen);
+}
+
 static struct emu_ranges space, low_space;
 static pthread_once_t space_once = PTHREAD_ONCE_INIT, low_once = PTHREAD_ONCE_INIT;
 static int space_ok, low_ok;
@@ -224,16 +242,19 @@ static void space_setup(void)
 		want = 64 * GIB;
 	if (want > (1ULL << 46))
 		want = 1ULL << 46;
-	if (reserve(&space, want, GIB, 0) == 0)
+	if (reserve(&space, want, GIB, 0) == 0) {
 		space_ok = 1;
-	else
+		bump(&added_gen); /* addresses that were host memory may now be device ones */
+	} else
 		say("vgpu emulator: cannot reserve an address range for device memory\n");
 }
 
 static void low_setup(void)
 {
-	if (reserve(&low_space, GIB, 64 * MIB, MAP_32BIT) == 0)
+	if (reserve(&low_space, GIB, 64 * MIB, MAP_32BIT) == 0) {
 		low_ok = 1;
+		bump(&added_gen);
+	}
 }
 
 int emu_space_init(void)
@@ -336,6 +357,7 @@ int emu_alloc_insert(struct emu_alloc *a)
 	memmove(&table[i + 1], &table[i], (table_n - i) * sizeof *table);
 	table[i] = a;
 	table_n++;
+	bump(&added_gen);
 	if (!a->buffer_id)
 		a->buffer_id = emu_next_buffer_id();
 	return 0;
@@ -349,6 +371,7 @@ void emu_alloc_remove(struct emu_alloc *a)
 	if (i < table_n && table[i] == a) {
 		memmove(&table[i], &table[i + 1], (table_n - i - 1) * sizeof *table);
 		table_n--;
+		bump(&gone_gen);
 	}
 }
 
@@ -362,12 +385,7 @@ int emu_capacity_take(int device, uint64_t bytes)
 	int i = emu_device_config_index(device);
 	if (!d || !d->profile || i < 0 || bytes > (uint64_t)INT64_MAX)
 		return -1;
-	uint64_t now = emu_state_add_used((unsigned)i, (int64_t)bytes);
-	if (now > d->profile->total_memory) {
-		emu_state_add_used((unsigned)i, -(int64_t)bytes);
-		return -1;
-	}
-	return 0;
+	return emu_state_take((unsigned)i, bytes, d->profile->total_memory);
 }
 
 void emu_capacity_give(int device, uint64_t bytes)
@@ -378,19 +396,6 @@ void emu_capacity_give(int device, uint64_t bytes)
 }
 
 /* --- device allocations ------------------------------------------------------------------ */
-
-CUresult emu_current(CUcontext *ctx, int *device)
-{
-	CUcontext c;
-	CUresult rc = emu_context_current(&c);
-	if (rc != CUDA_SUCCESS)
-		return rc;
-	if (ctx)
-		*ctx = c;
-	if (device)
-		*device = emu_context_device(c);
-	return CUDA_SUCCESS;
-}
 
 static CUresult devmem_alloc_in(struct emu_ranges *s, CUcontext ctx, int device, uint64_t size,
 				int kind, struct emu_mempool *pool, unsigned flags, CUdeviceptr *out)
@@ -477,19 +482,168 @@ CUresult emu_devmem_free(CUdeviceptr dptr, int allow_pool)
 	return CUDA_SUCCESS;
 }
 
-CUresult emu_check_range(uint64_t addr, uint64_t n, int flags)
+/* --- what a thread remembers: its current context, the ranges it checked -----------------
+ *
+ * Every copy and memset checks the current context and its ranges; a small copy must not
+ * pay for locks and a search of the table.  Each thread remembers
+ *
+ *   - the current context it found live (through emu_context_current, which decides),
+ *     and its device, tagged with emu_context_gen of that moment; it is used while no
+ *     context has stopped being live since (emu_context_gen unchanged) and the thread's
+ *     stack has not changed (core calls emu_memory_current_changed, which forgets it);
+ *   - what its last locked lookups of ranges found (copies tend to reuse the same
+ *     buffers): allocations (hits) and stretches of host addresses with no allocation
+ *     (misses), tagged with the table's generation of the moment: gone_gen for hits,
+ *     added_gen for misses.  A hit is used while no allocation has gone or changed its
+ *     access since (allocations never overlap, so one added since cannot change what an
+ *     address inside it finds), a miss while none has been added (one that goes only
+ *     widens a stretch).
+ *
+ * A remembered fact is used only while it is still true.  What the memo cannot answer,
+ * and every error, takes the locked path, which answers exactly as before and refreshes
+ * the memo. */
+
+#define RANGE_HITS 4
+#define RANGE_MISSES 2
+
+struct thread_memo {
+	uint64_t ctx_gen;           /* 0: no context known */
+	CUcontext ctx;
+	int device;
+	uint64_t hit_gen, miss_gen; /* 0: nothing remembered (the generations start at 1) */
+	struct {
+		uint64_t start, end; /* an allocation: [start, end) */
+		int rights;          /* CU_MEM_ACCESS_FLAGS_PROT_*: what a copy may do in it */
+	} hit[RANGE_HITS];
+	struct {
+		uint64_t lo, hi;     /* no allocation contains an address of [lo, hi), which
+				      * lies outside the device address spaces */
+	} miss[RANGE_MISSES];
+	unsigned next_hit, next_miss;
+};
+
+static __thread struct thread_memo memo;
+
+void emu_memory_current_changed(void)
+{
+	memo.ctx_gen = 0;
+}
+
+/* Asks core (which takes its lock when it must) and remembers a live context. */
+static __attribute__((noinline)) CUresult current_slow(struct thread_memo *t)
+{
+	uint64_t gen = __atomic_load_n(&emu_context_gen, __ATOMIC_ACQUIRE);
+	CUcontext c;
+	CUresult rc = emu_context_current(&c);
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	t->ctx = c;
+	t->device = emu_context_device(c);
+	t->ctx_gen = gen; /* live at some moment after gen was read: live while it holds */
+	return CUDA_SUCCESS;
+}
+
+static inline __attribute__((always_inline)) CUresult current(struct thread_memo *t)
+{
+	if (t->ctx_gen == __atomic_load_n(&emu_context_gen, __ATOMIC_ACQUIRE))
+		return CUDA_SUCCESS;
+	return current_slow(t);
+}
+
+CUresult emu_current(CUcontext *ctx, int *device)
+{
+	struct thread_memo *t = &memo;
+	CUresult rc = current(t);
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (ctx)
+		*ctx = t->ctx;
+	if (device)
+		*device = t->device;
+	return CUDA_SUCCESS;
+}
+
+/* 1: [addr, end) passes emu_check_range(flags) on what the thread remembers; 0: not
+ * known here.  addr != 0 and addr < end.  (A valid hit and a valid miss never hold the
+ * same address: one rules the other out, so the order of the two searches is free.) */
+static inline __attribute__((always_inline)) int range_known_ok(const struct thread_memo *c, uint64_t addr,
+								  uint64_t end, int flags)
+{
+	if (!(flags & EMU_RANGE_DEVICE) && c->miss_gen == __atomic_load_n(&added_gen, __ATOMIC_ACQUIRE)) {
+		for (unsigned i = 0; i < RANGE_MISSES; i++)
+			if (addr - c->miss[i].lo < c->miss[i].hi - c->miss[i].lo)
+				return end <= c->miss[i].hi; /* host memory all through */
+	}
+	if (c->hit_gen == __atomic_load_n(&gone_gen, __ATOMIC_ACQUIRE)) {
+		int want = (flags & EMU_RANGE_WRITE) ? CU_MEM_ACCESS_FLAGS_PROT_READWRITE
+						     : CU_MEM_ACCESS_FLAGS_PROT_READ;
+		for (unsigned i = 0; i < RANGE_HITS; i++)
+			if (addr - c->hit[i].start < c->hit[i].end - c->hit[i].start)
+				return end <= c->hit[i].end && (c->hit[i].rights & want) == want;
+	}
+	return 0;
+}
+
+/* Locked: remembers a (found for an address) or the stretch around addr (found nothing). */
+static void range_remember(struct thread_memo *c, uint64_t addr, const struct emu_alloc *a)
+{
+	if (a) {
+		uint64_t gen = __atomic_load_n(&gone_gen, __ATOMIC_RELAXED);
+		if (c->hit_gen != gen) {
+			memset(c->hit, 0, sizeof c->hit);
+			c->hit_gen = gen;
+		}
+		unsigned i = c->next_hit++ % RANGE_HITS;
+		c->hit[i].start = a->start;
+		c->hit[i].end = a->start + a->size;
+		if (a->kind == EMU_ALLOC_HOST)
+			c->hit[i].rights = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+		else if (a->kind == EMU_ALLOC_REGISTERED)
+			c->hit[i].rights = (a->flags & CU_MEMHOSTREGISTER_READ_ONLY) ? CU_MEM_ACCESS_FLAGS_PROT_READ
+										 : CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+		else
+			c->hit[i].rights = a->access;
+		return;
+	}
+	/* emu_alloc_find() finds nothing for any address between the allocation before addr
+	 * (which does not contain it) and the next one. */
+	size_t at = lower_bound(addr);
+	uint64_t lo = 1, hi = at < table_n ? table[at]->start : UINT64_MAX;
+	if (at > 0)
+		lo = table[at - 1]->start + (table[at - 1]->size ? table[at - 1]->size : 1);
+	if (lo > addr || hi <= addr)
+		return; /* cannot be: remember nothing */
+	/* Only the part outside the device address spaces is host memory. */
+	const struct emu_ranges *spaces[2] = { &space, &low_space };
+	for (int k = 0; k < 2; k++) {
+		const struct emu_ranges *sp = spaces[k];
+		if (!sp->size)
+			continue;
+		if (in_space(sp, addr))
+			return; /* an address of the device's: the lookup answers each time */
+		if (addr < sp->base && sp->base < hi)
+			hi = sp->base;
+		else if (addr >= sp->base + sp->size && sp->base + sp->size > lo)
+			lo = sp->base + sp->size;
+	}
+	uint64_t gen = __atomic_load_n(&added_gen, __ATOMIC_RELAXED);
+	if (c->miss_gen != gen) {
+		memset(c->miss, 0, sizeof c->miss);
+		c->miss_gen = gen;
+	}
+	unsigned i = c->next_miss++ % RANGE_MISSES;
+	c->miss[i].lo = lo;
+	c->miss[i].hi = hi;
+}
+
+/* The locked lookup: the rules of emu_check_range (mem_internal.h). */
+static CUresult check_range_locked(uint64_t addr, uint64_t end, int flags)
 {
 	int need_write = flags & EMU_RANGE_WRITE;
-	if (addr == 0)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (n == 0)
-		return CUDA_SUCCESS;
-	if (addr + n < addr)
-		return CUDA_ERROR_INVALID_VALUE;
-	uint64_t end = addr + n;
 	CUresult rc = CUDA_SUCCESS;
 	emu_mem_lock();
 	struct emu_alloc *a = emu_alloc_find(addr);
+	range_remember(&memo, addr, a);
 	if (!a) {
 		/* Host memory, unless it lies in the device range (freed or never allocated). */
 		if ((flags & EMU_RANGE_DEVICE) || emu_space_contains(addr) || emu_space_contains(end - 1))
@@ -526,6 +680,50 @@ CUresult emu_check_range(uint64_t addr, uint64_t n, int flags)
 	}
 	emu_mem_unlock();
 	return rc;
+}
+
+CUresult emu_check_range(uint64_t addr, uint64_t n, int flags)
+{
+	if (addr == 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (n == 0)
+		return CUDA_SUCCESS;
+	if (addr + n < addr)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (range_known_ok(&memo, addr, addr + n, flags))
+		return CUDA_SUCCESS;
+	return check_range_locked(addr, addr + n, flags);
+}
+
+static inline __attribute__((always_inline)) int ranges_known_ok(const struct thread_memo *t, uint64_t dst,
+								   uint64_t dst_n, int dst_flags, uint64_t src,
+								   uint64_t src_n, int src_flags)
+{
+	return dst && src && dst + dst_n > dst && src + src_n > src && range_known_ok(t, dst, dst + dst_n, dst_flags) &&
+	       range_known_ok(t, src, src + src_n, src_flags);
+}
+
+CUresult emu_check_ranges(uint64_t dst, uint64_t dst_n, int dst_flags, uint64_t src, uint64_t src_n, int src_flags)
+{
+	if (ranges_known_ok(&memo, dst, dst_n, dst_flags, src, src_n, src_flags))
+		return CUDA_SUCCESS;
+	CUresult rc = emu_check_range(dst, dst_n, dst_flags);
+	return rc != CUDA_SUCCESS ? rc : emu_check_range(src, src_n, src_flags);
+}
+
+CUresult emu_copy_current(uint64_t dst, uint64_t src, uint64_t n, int dst_flags, int src_flags)
+{
+	struct thread_memo *t = &memo;
+	if (t->ctx_gen != __atomic_load_n(&emu_context_gen, __ATOMIC_ACQUIRE) ||
+	    !ranges_known_ok(t, dst, n, dst_flags, src, n, src_flags)) {
+		CUresult rc = current(t);
+		if (rc == CUDA_SUCCESS)
+			rc = emu_check_ranges(dst, n, dst_flags, src, n, src_flags);
+		if (rc != CUDA_SUCCESS)
+			return rc;
+	}
+	emu_move(dst, src, n);
+	return CUDA_SUCCESS;
 }
 
 /* --- cuMemAlloc and friends --------------------------------------------------------------- */

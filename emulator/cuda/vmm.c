@@ -398,6 +398,7 @@ EMU_API CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessD
 	}
 	for (struct emu_alloc *a = emu_alloc_find(ptr); a && a->start < ptr + size; a = emu_alloc_find_from(a->start + a->size))
 		a->access = flags;
+	emu_alloc_changed();
 	emu_mem_unlock();
 	return CUDA_SUCCESS;
 }
