@@ -266,17 +266,7 @@ static void seccomp_trial(void *arg)
 	(void)arg;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		die_errno("cannot set no_new_privs");
-	scmp_filter_ctx ctx = sandbox_filter_build();
-	if (!ctx)
-		die_errno("cannot build the seccomp filter");
-	int rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (rc < 0) {
-		errno = -rc;
-		die_errno("cannot load the seccomp filter");
-	}
-	if (sandbox_load_newer_syscalls_filter() != 0)
-		die_errno("cannot load the seccomp filter for newer system calls");
+	sandbox_load_filters();
 	marker("+loaded");
 	if (unshare(0) == 0)
 		die("the seccomp filter loaded but unshare(2) still succeeds under it");

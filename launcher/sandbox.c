@@ -148,11 +148,8 @@ static void drop_sys_admin(void)
 	cap_free(caps);
 }
 
-void sandbox_lock(void)
+void sandbox_load_filters(void)
 {
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		die_errno("cannot set no_new_privs");
-	drop_sys_admin();
 	scmp_filter_ctx ctx = sandbox_filter_build();
 	if (!ctx)
 		die_errno("cannot build the seccomp filter");
@@ -164,5 +161,13 @@ void sandbox_lock(void)
 	}
 	if (sandbox_load_newer_syscalls_filter() != 0)
 		die_errno("cannot load the seccomp filter for newer system calls");
+}
+
+void sandbox_lock(void)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		die_errno("cannot set no_new_privs");
+	drop_sys_admin();
+	sandbox_load_filters();
 	verbose("locked: no_new_privs, CAP_SYS_ADMIN dropped, seccomp filter loaded");
 }

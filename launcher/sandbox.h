@@ -18,6 +18,9 @@ scmp_filter_ctx sandbox_filter_build(void);
  * table).  Returns 0 or -1 with errno. */
 int sandbox_load_newer_syscalls_filter(void);
 
+/* Both filters, built and loaded (no_new_privs must be set).  Dies with the reason. */
+void sandbox_load_filters(void);
+
 /* Everything: no_new_privs, capabilities, both filters.  Dies with the reason. */
 void sandbox_lock(void);
 

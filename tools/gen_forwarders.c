@@ -45,6 +45,36 @@
 /* Nameless hook thunks for functions that are none of the lower's exports. */
 #define HOOK_SPARE 256
 
+/* The argument registers around a call out of a stub (the lazy path and the hook
+ * thunks share the frame).  On entry %rsp is 8 mod 16 (the caller's return address):
+ * after %rbp, eight pushes and 128 bytes for %xmm0-7 it is 0 mod 16 at the call, as the
+ * ABI wants.  Saved: the six integer argument registers, %rax (%al counts vector
+ * registers for varargs), %r11 (the slot), %xmm0-7 (floating-point arguments). */
+static void emit_save_args(FILE *out)
+{
+	fprintf(out,
+		"\t\"\\tpushq %%rbp\\n\"\n"
+		"\t\"\\tmovq %%rsp, %%rbp\\n\"\n");
+	static const char *const regs[] = { "rdi", "rsi", "rdx", "rcx", "r8", "r9", "rax", "r11" };
+	for (int r = 0; r < 8; r++)
+		fprintf(out, "\t\"\\tpushq %%%s\\n\"\n", regs[r]);
+	fprintf(out, "\t\"\\tsubq $128, %%rsp\\n\"\n");
+	for (int x = 0; x < 8; x++)
+		fprintf(out, "\t\"\\tmovdqu %%xmm%d, %d(%%rsp)\\n\"\n", x, 16 * x);
+}
+
+/* The registers back, in reverse, then on to the address in %r10. */
+static void emit_restore_args_and_jump(FILE *out)
+{
+	for (int x = 0; x < 8; x++)
+		fprintf(out, "\t\"\\tmovdqu %d(%%rsp), %%xmm%d\\n\"\n", 16 * x, x);
+	fprintf(out, "\t\"\\taddq $128, %%rsp\\n\"\n");
+	static const char *const regs[] = { "r11", "rax", "r9", "r8", "rcx", "rdx", "rsi", "rdi", "rbp" };
+	for (int r = 0; r < 9; r++)
+		fprintf(out, "\t\"\\tpopq %%%s\\n\"\n", regs[r]);
+	fprintf(out, "\t\"\\tjmp *%%r10\\n\"\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -104,46 +134,18 @@ int main(int argc, char **argv)
 			"\t\"\\tmovl $%u, %%r11d\\n\"\n"
 			"\t\"\\tjmp .Llazy_common\\n\"\n",
 			i, i);
-	/* On entry %rsp is 8 mod 16 (the caller's return address): after %rbp, eight
-	 * pushes and 128 bytes for %xmm0-7 it is 0 mod 16 at the call, as the ABI wants.
-	 * Saved: the six integer argument registers, %rax (%al counts vector registers for
-	 * varargs), %r11 (the slot), %xmm0-7 (floating-point arguments).  The stack the
-	 * target sees is the caller's, unchanged. */
+	/* The frame of emit_save_args; the stack the target sees is the caller's,
+	 * unchanged. */
 	fprintf(out,
 		"\t\"\\t.p2align 4\\n\"\n"
-		"\t\".Llazy_common:\\n\"\n"
-		"\t\"\\tpushq %%rbp\\n\"\n"
-		"\t\"\\tmovq %%rsp, %%rbp\\n\"\n"
-		"\t\"\\tpushq %%rdi\\n\"\n"
-		"\t\"\\tpushq %%rsi\\n\"\n"
-		"\t\"\\tpushq %%rdx\\n\"\n"
-		"\t\"\\tpushq %%rcx\\n\"\n"
-		"\t\"\\tpushq %%r8\\n\"\n"
-		"\t\"\\tpushq %%r9\\n\"\n"
-		"\t\"\\tpushq %%rax\\n\"\n"
-		"\t\"\\tpushq %%r11\\n\"\n"
-		"\t\"\\tsubq $128, %%rsp\\n\"\n");
-	for (int x = 0; x < 8; x++)
-		fprintf(out, "\t\"\\tmovdqu %%xmm%d, %d(%%rsp)\\n\"\n", x, 16 * x);
+		"\t\".Llazy_common:\\n\"\n");
+	emit_save_args(out);
 	fprintf(out,
 		"\t\"\\tmovl %%r11d, %%edi\\n\"\n"
 		"\t\"\\tcall vgpu_%s_resolve\\n\"\n"
 		"\t\"\\tmovq %%rax, %%r10\\n\"\n",
 		p);
-	for (int x = 0; x < 8; x++)
-		fprintf(out, "\t\"\\tmovdqu %d(%%rsp), %%xmm%d\\n\"\n", 16 * x, x);
-	fprintf(out,
-		"\t\"\\taddq $128, %%rsp\\n\"\n"
-		"\t\"\\tpopq %%r11\\n\"\n"
-		"\t\"\\tpopq %%rax\\n\"\n"
-		"\t\"\\tpopq %%r9\\n\"\n"
-		"\t\"\\tpopq %%r8\\n\"\n"
-		"\t\"\\tpopq %%rcx\\n\"\n"
-		"\t\"\\tpopq %%rdx\\n\"\n"
-		"\t\"\\tpopq %%rsi\\n\"\n"
-		"\t\"\\tpopq %%rdi\\n\"\n"
-		"\t\"\\tpopq %%rbp\\n\"\n"
-		"\t\"\\tjmp *%%r10\\n\"\n");
+	emit_restore_args_and_jump(out);
 
 	/* The hook thunks and their common path (tools header comment; the callees are in
 	 * shim/common/hook.c).  Entry: %rsp is 8 mod 16 and (%rsp) is the caller's return
@@ -163,20 +165,8 @@ int main(int argc, char **argv)
 			i, i);
 	fprintf(out,
 		"\t\"\\t.p2align 4\\n\"\n"
-		"\t\".Lhook_common:\\n\"\n"
-		"\t\"\\tpushq %%rbp\\n\"\n"
-		"\t\"\\tmovq %%rsp, %%rbp\\n\"\n"
-		"\t\"\\tpushq %%rdi\\n\"\n"
-		"\t\"\\tpushq %%rsi\\n\"\n"
-		"\t\"\\tpushq %%rdx\\n\"\n"
-		"\t\"\\tpushq %%rcx\\n\"\n"
-		"\t\"\\tpushq %%r8\\n\"\n"
-		"\t\"\\tpushq %%r9\\n\"\n"
-		"\t\"\\tpushq %%rax\\n\"\n"
-		"\t\"\\tpushq %%r11\\n\"\n"
-		"\t\"\\tsubq $128, %%rsp\\n\"\n");
-	for (int x = 0; x < 8; x++)
-		fprintf(out, "\t\"\\tmovdqu %%xmm%d, %d(%%rsp)\\n\"\n", x, 16 * x);
+		"\t\".Lhook_common:\\n\"\n");
+	emit_save_args(out);
 	fprintf(out,
 		"\t\"\\tmovl %%r11d, %%edi\\n\"\n"
 		"\t\"\\tleaq 8(%%rbp), %%rsi\\n\"\n"
@@ -188,20 +178,7 @@ int main(int argc, char **argv)
 		"\t\"\\tmovq %%r11, 8(%%rbp)\\n\"\n"
 		"\t\".Lhook_go:\\n\"\n",
 		p);
-	for (int x = 0; x < 8; x++)
-		fprintf(out, "\t\"\\tmovdqu %d(%%rsp), %%xmm%d\\n\"\n", 16 * x, x);
-	fprintf(out,
-		"\t\"\\taddq $128, %%rsp\\n\"\n"
-		"\t\"\\tpopq %%r11\\n\"\n"
-		"\t\"\\tpopq %%rax\\n\"\n"
-		"\t\"\\tpopq %%r9\\n\"\n"
-		"\t\"\\tpopq %%r8\\n\"\n"
-		"\t\"\\tpopq %%rcx\\n\"\n"
-		"\t\"\\tpopq %%rdx\\n\"\n"
-		"\t\"\\tpopq %%rsi\\n\"\n"
-		"\t\"\\tpopq %%rdi\\n\"\n"
-		"\t\"\\tpopq %%rbp\\n\"\n"
-		"\t\"\\tjmp *%%r10\\n\"\n");
+	emit_restore_args_and_jump(out);
 	/* The landing: room for the caller's return address, the result registers saved
 	 * (rsp 0 mod 16 at the call), hook_exit(rax, the landing's %%rsp) answers where
 	 * to return. */
