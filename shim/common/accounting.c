@@ -24,7 +24,7 @@ _Static_assert(__builtin_offsetof(struct accounting_region, slot) == ACCOUNTING_
 
 /* --- messages ------------------------------------------------------------------------ */
 
-static void say(const char *msg)
+static __attribute__((noinline, cold)) void say(const char *msg)
 {
 	char line[512];
 	int n = snprintf(line, sizeof line, "vgpu shim (accounting): %s\n", msg);
@@ -42,12 +42,12 @@ static int warned_release, warned_total, warned_slots;
 
 /* --- fork: a child must not keep using its parent's slot ------------------------------ */
 
-static uint32_t fork_generation = 1;
+uint32_t accounting_fork_generation = 1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void after_fork_child(void)
 {
-	__atomic_add_fetch(&fork_generation, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&accounting_fork_generation, 1, __ATOMIC_SEQ_CST);
 }
 
 static void register_atfork(void)
@@ -112,19 +112,6 @@ static int owner_dead(uint64_t key)
 	if (rc != 0)
 		return 0;
 	return state == 'Z' || state == 'X' || start != ACCOUNTING_KEY_START(key);
-}
-
-/* --- atomics ------------------------------------------------------------------------- */
-
-/* Subtract at most v from *p, never below zero; returns what was subtracted. */
-static uint64_t sub_clamped(uint64_t *p, uint64_t v)
-{
-	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED), take;
-	do {
-		take = cur < v ? cur : v;
-	} while (!__atomic_compare_exchange_n(p, &cur, cur - take, 1, __ATOMIC_ACQ_REL,
-					      __ATOMIC_RELAXED));
-	return take;
 }
 
 /* --- mapping ------------------------------------------------------------------------- */
@@ -223,8 +210,9 @@ static long claim_free(struct accounting *a, uint64_t key)
 	return -1;
 }
 
-/* The slow path of self_slot: first use in this process (or since a fork). */
-static struct accounting_slot *claim_self(struct accounting *a, uint64_t gen, uint64_t seen)
+/* The slow path of accounting_self (accounting.h): first use in this process (or since
+ * a fork). */
+struct accounting_slot *accounting_claim_self(struct accounting *a, uint64_t gen, uint64_t seen)
 {
 	int pid = (int)getpid();
 	uint64_t key = ACCOUNTING_KEY(ACCOUNTING_SLOT_ACTIVE, pid, accounting_start_time(pid));
@@ -251,16 +239,6 @@ static struct accounting_slot *claim_self(struct accounting *a, uint64_t gen, ui
 	}
 }
 
-/* This process's slot, claimed on first use: two loads on the hot path. */
-static inline struct accounting_slot *self_slot(struct accounting *a)
-{
-	uint64_t gen = __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE);
-	uint64_t s = __atomic_load_n(&a->self, __ATOMIC_ACQUIRE);
-	if ((s >> 32) == gen && (uint32_t)s != 0)
-		return &a->r->slot[(uint32_t)s - 1];
-	return claim_self(a, gen, s);
-}
-
 /* Reserve at the cap walks the slots (reading /proc) at most once a millisecond per
  * process: a program probing the cap in a loop must not turn every refusal into
  * system calls. */
@@ -281,42 +259,33 @@ static int reclaim_due(struct accounting *a)
 
 /* --- the API ------------------------------------------------------------------------- */
 
-int accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
+/* accounting_reserve (accounting.h) found the total too high: the cap is reached.
+ * One walk over dead processes' shares (at most one a millisecond), then one more try. */
+int accounting_reserve_at_cap(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
 {
-	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS)
+	if (bytes > cap || !reclaim_due(a) || accounting_reclaim_dead(a) == 0)
 		return -1;
-	struct accounting_slot *s = self_slot(a);
+	struct accounting_slot *s = accounting_self(a);
 	if (!s)
 		return -1;
 	uint64_t *used = &a->r->gpu[gpu].used;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED);
-		while (bytes <= cap && cur <= cap - bytes) {
-			if (__atomic_compare_exchange_n(used, &cur, cur + bytes, 1, __ATOMIC_ACQ_REL,
-							__ATOMIC_RELAXED)) {
-				/* Total first, then the share: a process killed in between leaks
-				 * these bytes on the safe side (counted, never over-subtracted). */
-				__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED);
-				return 0;
-			}
+	uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED);
+	while (cur <= cap - bytes) {
+		if (__atomic_compare_exchange_n(used, &cur, cur + bytes, 1, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED); /* as reserve */
+			return 0;
 		}
-		if (bytes > cap || attempt > 0 || !reclaim_due(a) || accounting_reclaim_dead(a) == 0)
-			break;
 	}
 	return -1;
 }
 
-void accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes)
+void accounting_warn(int what)
 {
-	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS || bytes == 0)
-		return;
-	struct accounting_slot *s = self_slot(a);
-	uint64_t take = s ? sub_clamped(&s->bytes[gpu], bytes) : 0;
-	if (take < bytes)
+	if (what == 0)
 		say_once(&warned_release, "released more memory than this process reserved "
 					  "(a double free?): clamped, the totals are kept");
-	/* Share first, then the total: the same safe side as reserve. */
-	if (take && sub_clamped(&a->r->gpu[gpu].used, take) < take)
+	else
 		say_once(&warned_total, "a GPU total fell below the shares it holds: clamped at 0");
 }
 
@@ -331,7 +300,7 @@ uint64_t accounting_mine(struct accounting *a, unsigned gpu)
 {
 	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS)
 		return 0;
-	uint64_t gen = __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE);
+	uint64_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
 	uint64_t s = __atomic_load_n(&a->self, __ATOMIC_ACQUIRE);
 	if ((s >> 32) != gen || (uint32_t)s == 0)
 		return 0;
@@ -359,7 +328,7 @@ int accounting_reclaim_dead(struct accounting *a)
 			continue;
 		for (unsigned g = 0; g < ACCOUNTING_MAX_GPUS; g++) {
 			uint64_t b = __atomic_exchange_n(&s->bytes[g], 0, __ATOMIC_ACQ_REL);
-			if (b && sub_clamped(&a->r->gpu[g].used, b) < b)
+			if (b && accounting_sub_clamped(&a->r->gpu[g].used, b) < b)
 				say_once(&warned_total,
 					 "a GPU total fell below the shares it holds: clamped at 0");
 		}

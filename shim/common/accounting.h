@@ -100,15 +100,83 @@ int accounting_map_fd(struct accounting *a, int fd, const char *name, char *err,
 int accounting_attach(struct accounting *a, void *map, size_t size);
 void accounting_close(struct accounting *a);
 
+/* --- reserve and release: inline, they are on every allocation's and free's path ----
+ * (docs/performance.md, the shim's allocation pair).  What they call out of line is
+ * accounting.c's: first use in a process, the cap reached, warnings. */
+
+/* Bumped in a child after fork: a slot claimed under another generation is the
+ * parent's. */
+extern uint32_t accounting_fork_generation;
+/* The slow path of accounting_self: claim a slot (first use, or first since a fork). */
+struct accounting_slot *accounting_claim_self(struct accounting *a, uint64_t gen, uint64_t seen);
+/* accounting_reserve when the cap refused it once: reclaim, try again. */
+int accounting_reserve_at_cap(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap);
+/* Says once on stderr what went wrong: 0 a release of more than this process holds,
+ * 1 a total below the shares it holds. */
+void accounting_warn(int what);
+
+/* This process's slot, claimed on first use: two loads on the hot path. */
+static inline struct accounting_slot *accounting_self(struct accounting *a)
+{
+	uint64_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
+	uint64_t s = __atomic_load_n(&a->self, __ATOMIC_ACQUIRE);
+	if (__builtin_expect((s >> 32) == gen && (uint32_t)s != 0, 1))
+		return &a->r->slot[(uint32_t)s - 1];
+	return accounting_claim_self(a, gen, s);
+}
+
+/* Subtract at most v from *p, never below zero; returns what was subtracted. */
+static inline uint64_t accounting_sub_clamped(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED), take;
+	do {
+		take = cur < v ? cur : v;
+	} while (!__atomic_compare_exchange_n(p, &cur, cur - take, 1, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
+	return take;
+}
+
 /* Reserve bytes on virtual GPU gpu BEFORE allocating them: 0 when the sandbox's total
  * stays <= cap (the total is raised and this process's share with it); -1 and nothing
  * changed when it would exceed cap (after one attempt to reclaim dead processes' shares,
  * at most one such walk a millisecond per process), when gpu >= ACCOUNTING_MAX_GPUS, or
  * when no process slot is left. */
-int accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap);
+static inline int accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
+{
+	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS)
+		return -1;
+	struct accounting_slot *s = accounting_self(a);
+	if (!s)
+		return -1;
+	uint64_t *used = &a->r->gpu[gpu].used;
+	uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED);
+	while (bytes <= cap && cur <= cap - bytes) {
+		if (__atomic_compare_exchange_n(used, &cur, cur + bytes, 1, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			/* Total first, then the share: a process killed in between leaks
+			 * these bytes on the safe side (counted, never over-subtracted). */
+			__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	return accounting_reserve_at_cap(a, gpu, bytes, cap);
+}
+
 /* Give back bytes on gpu after a free (or a failed allocation).  Never more than this
  * process holds there: the excess is a caller bug, clamped and reported once on stderr. */
-void accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes);
+static inline void accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes)
+{
+	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS || bytes == 0)
+		return;
+	struct accounting_slot *s = accounting_self(a);
+	uint64_t take = s ? accounting_sub_clamped(&s->bytes[gpu], bytes) : 0;
+	if (take < bytes)
+		accounting_warn(0);
+	/* Share first, then the total: the same safe side as reserve. */
+	if (take && accounting_sub_clamped(&a->r->gpu[gpu].used, take) < take)
+		accounting_warn(1);
+}
+
 /* The sandbox's total on gpu (0 for an index out of range). */
 uint64_t accounting_used(const struct accounting *a, unsigned gpu);
 /* What this process holds on gpu (0 before its first reservation). */

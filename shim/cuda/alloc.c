@@ -69,23 +69,54 @@ struct ptrtable shim_allocations;
 
 /* --- reserving and giving back ------------------------------------------------------------- */
 
-int alloc_reserve(unsigned v, int ordinal, uint64_t bytes)
+/* The cap of virtual GPU v, as vcuda_cap answers: a cap in bytes, or none, read here
+ * (on every allocation); a percent (resolved once per sandbox) by vcuda_cap. */
+static inline uint64_t cap_of(unsigned v, int ordinal)
+{
+	const struct vdev *d = &shim_cuda.vdevs.dev[v];
+	switch (d->memory.kind) {
+	case POLICY_MEMORY_BYTES:
+		return d->memory.bytes;
+	case POLICY_MEMORY_PERCENT:
+		return vcuda_cap(v, ordinal);
+	default:
+		return VDEV_NO_CAP; /* vdev_cap's answer for no cap */
+	}
+}
+
+/* reserve and unreserve: alloc_reserve and alloc_unreserve, inlined where they are
+ * hottest (cuMemAlloc_v2, finish, settle: every allocation and free); everything else
+ * calls the functions below. */
+static inline __attribute__((always_inline)) int reserve(unsigned v, int ordinal, uint64_t bytes)
 {
 	/* oom-after (docs/faults.md): a limit over the whole sandbox that, unlike a cap,
-	 * no memory query shows. */
-	if (fault_oom_reserve(&shim_cuda, bytes) != 0)
+	 * no memory query shows.  No such rule (the common case): one predictable branch. */
+	int oom = shim_cuda.hook.oom_rule != 0;
+	if (oom && fault_oom_reserve(&shim_cuda, bytes) != 0)
 		return -1;
-	if (accounting_reserve(vcuda_accounting(), v, bytes, vcuda_cap(v, ordinal)) != 0) {
-		fault_oom_release(&shim_cuda, bytes);
+	if (accounting_reserve(vcuda_accounting(), v, bytes, cap_of(v, ordinal)) != 0) {
+		if (oom)
+			fault_oom_release(&shim_cuda, bytes);
 		return -1;
 	}
 	return 0;
 }
 
-void alloc_unreserve(unsigned v, uint64_t bytes)
+static inline __attribute__((always_inline)) void unreserve(unsigned v, uint64_t bytes)
 {
 	accounting_release(vcuda_accounting(), v, bytes);
-	fault_oom_release(&shim_cuda, bytes);
+	if (shim_cuda.hook.oom_rule)
+		fault_oom_release(&shim_cuda, bytes);
+}
+
+int alloc_reserve(unsigned v, int ordinal, uint64_t bytes)
+{
+	return reserve(v, ordinal, bytes);
+}
+
+void alloc_unreserve(unsigned v, uint64_t bytes)
+{
+	unreserve(v, bytes);
 }
 
 void alloc_give_back(const struct ptr_entry *e)
@@ -127,11 +158,14 @@ void alloc_put_back(const struct ptr_entry *e)
 
 /* After a free-like lower call: the entry taken before it is given back, or put back
  * when the lower refused. */
-static void settle(int taken, const struct ptr_entry *e, CUresult r)
+static inline __attribute__((always_inline)) void settle(int taken, const struct ptr_entry *e,
+							 CUresult r)
 {
 	if (!taken)
 		return;
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && e->kind == PTR_DEVICE)
+		unreserve(e->vdev, e->bytes); /* cuMemFree's case, without the switch */
+	else if (r == CUDA_SUCCESS)
 		alloc_give_back(e);
 	else
 		alloc_put_back(e);
@@ -195,7 +229,7 @@ void alloc_contexts_changed(void)
 }
 
 /* 0 with *t filled, -1 when the shim cannot tell (the lower will say why). */
-static int current_target(struct target *t)
+static inline __attribute__((always_inline)) int current_target(struct target *t)
 {
 	CUresult (*get)(CUcontext *) = SHIM_LOWER(shim_cuda, cuCtxGetCurrent);
 	CUcontext ctx = NULL;
@@ -288,9 +322,11 @@ static void undo_device(uint64_t key)
 }
 
 /* After the lower allocated (r) what t reserved: record it, or give the reservation
- * back when the lower failed.  A table that cannot grow undoes the allocation. */
-static CUresult finish(CUresult r, const struct target *t, unsigned kind, uint64_t key, uint64_t bytes,
-		       undo_fn undo)
+ * back when the lower failed.  A table that cannot grow undoes the allocation.  Inlined
+ * into each allocating entry point: it is on every allocation's path. */
+static inline __attribute__((always_inline)) CUresult finish(CUresult r, const struct target *t,
+							     unsigned kind, uint64_t key,
+							     uint64_t bytes, undo_fn undo)
 {
 	if (r != CUDA_SUCCESS) {
 		alloc_unreserve(t->vdev, bytes);
@@ -330,7 +366,7 @@ SHIM_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 	struct target t;
 	if (current_target(&t) != 0)
 		return lower(dptr, bytesize);
-	if (alloc_reserve(t.vdev, t.ordinal, bytesize) != 0)
+	if (reserve(t.vdev, t.ordinal, bytesize) != 0)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	CUresult r = lower(dptr, bytesize);
 	return finish(r, &t, PTR_DEVICE, r == CUDA_SUCCESS ? *dptr : 0, bytesize, undo_device);

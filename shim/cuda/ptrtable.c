@@ -8,17 +8,14 @@
 /* --- hashing ------------------------------------------------------------------------- */
 
 /* Device pointers are aligned to 512 bytes or 2 MiB, handles to 8 or 16: their low bits
- * are zeros.  A full 64-bit mix (the splitmix64 finaliser) spreads every bit of key and
- * kind over the whole word; the top bits pick the shard, the low bits the slot. */
+ * are zeros.  One multiply (Fibonacci hashing) spreads every bit of key and kind into
+ * the high half of the word; folding the high half down gives the low bits the same.
+ * The top bits pick the shard, the low bits the slot.  Cheap on purpose: it runs on
+ * every allocation and free, and once per entry a removal shifts back. */
 static inline uint64_t hash(unsigned kind, uint64_t key)
 {
-	uint64_t x = key + (uint64_t)kind * 0x9e3779b97f4a7c15ull;
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
+	uint64_t x = (key ^ ((uint64_t)kind << 56)) * 0x9e3779b97f4a7c15ull;
+	return x ^ (x >> 32);
 }
 
 static inline struct ptr_shard *shard_of(struct ptrtable *t, uint64_t h)
@@ -36,18 +33,31 @@ static inline void cpu_relax(void)
 }
 
 /* Held for a few probes at a time; a holder that was preempted is waited for by
- * yielding rather than burning its CPU. */
-static inline void lock(struct ptr_shard *s)
+ * yielding rather than burning its CPU.  Out of line: the uncontended path is one
+ * exchange; preserve_most (clang) spares the callers saving their registers for a
+ * call that almost never happens. */
+#if defined(__clang__) && defined(__x86_64__) && __has_attribute(preserve_most)
+#define LOCK_WAIT_CC __attribute__((preserve_most))
+#else
+#define LOCK_WAIT_CC
+#endif
+static __attribute__((noinline, cold)) LOCK_WAIT_CC void lock_wait(struct ptr_shard *s)
 {
 	for (unsigned spins = 0;; spins++) {
-		if (!__atomic_load_n(&s->lock, __ATOMIC_RELAXED) &&
-		    !__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-			return;
 		if (spins < 100)
 			cpu_relax();
 		else
 			sched_yield();
+		if (!__atomic_load_n(&s->lock, __ATOMIC_RELAXED) &&
+		    !__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+			return;
 	}
+}
+
+static inline void lock(struct ptr_shard *s)
+{
+	if (__builtin_expect(__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE) != 0, 0))
+		lock_wait(s);
 }
 
 static inline void unlock(struct ptr_shard *s)
@@ -57,19 +67,34 @@ static inline void unlock(struct ptr_shard *s)
 
 /* --- one shard (lock held) ---------------------------------------------------------------- */
 
-/* The index of (kind, key), or -1. */
-static long find_in(const struct ptr_shard *s, unsigned kind, uint64_t key, uint64_t h)
+/* Probes for (kind, key) from its home slot: the index of its entry (*found = 1), or
+ * of the free slot that ends its run (*found = 0: where an insert puts it).  The shard
+ * has slots (cap > 0) and at least one of them free (n <= cap / 2). */
+static inline size_t probe(const struct ptr_shard *s, unsigned kind, uint64_t key, uint64_t h,
+			   int *found)
 {
-	if (!s->cap)
-		return -1;
 	size_t mask = s->cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		const struct ptr_entry *e = &s->slot[i];
-		if (e->kind == PTR_FREE)
-			return -1;
-		if (e->key == key && e->kind == kind)
-			return (long)i;
+		if (e->kind == PTR_FREE) {
+			*found = 0;
+			return i;
+		}
+		if (e->key == key && e->kind == kind) {
+			*found = 1;
+			return i;
+		}
 	}
+}
+
+/* The index of (kind, key), or -1. */
+static inline long find_in(const struct ptr_shard *s, unsigned kind, uint64_t key, uint64_t h)
+{
+	int found;
+	if (!s->cap)
+		return -1;
+	size_t i = probe(s, kind, key, h, &found);
+	return found ? (long)i : -1;
 }
 
 /* Puts e into the first free slot of its probe sequence (room is known to exist and the
@@ -84,7 +109,7 @@ static void place(struct ptr_entry *slot, size_t cap, const struct ptr_entry *e)
 }
 
 /* Doubles the shard (16 slots the first time).  -1 when out of memory. */
-static int grow(struct ptr_shard *s)
+static __attribute__((noinline)) int grow(struct ptr_shard *s)
 {
 	size_t cap = s->cap ? s->cap * 2 : 16;
 	struct ptr_entry *slot = calloc(cap, sizeof *slot);
@@ -125,20 +150,29 @@ int ptrtable_insert(struct ptrtable *t, const struct ptr_entry *e, struct ptr_en
 {
 	uint64_t h = hash(e->kind, e->key);
 	struct ptr_shard *s = shard_of(t, h);
+	int found = 0;
+	size_t i = 0;
 	lock(s);
-	long i = find_in(s, e->kind, e->key, h);
-	if (i >= 0) {
+	/* One probe finds the entry, or the free slot where it goes (no tombstones: the
+	 * first free slot of its run). */
+	if (s->cap)
+		i = probe(s, e->kind, e->key, h, &found);
+	if (found) {
 		*displaced = s->slot[i];
 		s->slot[i] = *e;
 		unlock(s);
 		return 1;
 	}
-	/* At most half full: probe runs stay short. */
-	if ((s->n + 1) * 2 > s->cap && grow(s) != 0) {
-		unlock(s);
-		return -1;
+	/* At most half full: probe runs stay short.  Growing moves everything: look
+	 * again. */
+	if ((s->n + 1) * 2 > s->cap) {
+		if (grow(s) != 0) {
+			unlock(s);
+			return -1;
+		}
+		i = probe(s, e->kind, e->key, h, &found);
 	}
-	place(s->slot, s->cap, e);
+	s->slot[i] = *e;
 	s->n++;
 	unlock(s);
 	return 0;
