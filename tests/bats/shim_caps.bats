@@ -185,30 +185,34 @@ M=1048576
 @test "3 processes x 4 threads allocating and freeing at once never hold more than the cap together" {
 	# Each thread raises a shared sum (a file all three map) after an allocation
 	# succeeded and lowers it before freeing: the sum never exceeds what is really held,
-	# so a sum over the cap is a real breach.  Demand (12 threads x up to 4 x 96 MiB)
-	# is far over the cap: the threads meet it all the time.
+	# so a sum over the cap is a real breach.  Demand (12 threads x up to 4 x 288 MiB)
+	# is far over the cap, and one thread alone reaches it (4 x 288 MiB > 1 GiB): the
+	# cap is met even when a loaded machine runs the threads one after another.
 	run --separate-stderr in_fixture none "$REAL"'
 		truncate -s 64 "$SCRATCH/sum"
 		chmod 666 "$SCRATCH/sum"
 		vgpu_real --emulate=t4 --memory 1G -- sh -c '\''
 			for i in 1 2 3; do
-				"$CAPALLOC" cap=1G shared="$SCRATCH/sum" threads:4:300:96M &
+				"$CAPALLOC" cap=1G shared="$SCRATCH/sum" threads:4:300:288M &
 			done
 			wait
 			"$CAPALLOC" info
 		'\''
 	'
 	assert_success
-	local line n=0 oom=0
+	local line n=0 ok=0 oom=0
 	while IFS= read -r line; do
 		[[ $line == threads* ]] || continue
 		n=$((n + 1))
 		[[ $line =~ ok=([0-9]+)\ oom=([0-9]+)\ other=0\ max=([0-9]+)\ violations=0$ ]] || fail "$line"
-		[ "${BASH_REMATCH[1]}" -gt 0 ] || fail "no allocation succeeded: $line"
 		[ "${BASH_REMATCH[3]}" -le "$G" ] || fail "the processes held more than the cap: $line"
+		ok=$((ok + BASH_REMATCH[1]))
 		oom=$((oom + BASH_REMATCH[2]))
 	done <<<"$output"
 	[ "$n" -eq 3 ] || fail "expected 3 processes' results: $output"
+	# A process may be starved: a refusal at the cap costs no driver call, so its 300
+	# rounds can pass in microseconds while another holds the cap.  The sum counts.
+	[ "$ok" -gt 0 ] || fail "no allocation succeeded: $output"
 	[ "$oom" -gt 0 ] || fail "the cap was never reached, the test proves nothing: $output"
 	# After they exited: nothing is counted any more.
 	assert_line "info free=$G total=$G used=0"
