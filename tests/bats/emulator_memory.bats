@@ -6,6 +6,8 @@
 #   - tests/peers/emu_driver_memory.c (C, the toolkit's cuda.h): driver API checks per
 #     area; modules are loaded from images nvcc makes of tests/peers/emu_kernels.cu
 #     (cubin, fatbin raw / LZ4 / zstd, PTX);
+#   - tests/peers/emu_copy_checks.c (C, cuda.h): the answers to copies and memsets at
+#     the edges, compared with tests/peers/reference/emu_copy_checks.txt;
 #   - tests/peers/emu_cudart_memory.cu with NVIDIA's libcudart 13 (nvcc, shared and
 #     static) and libcudart 12 (PyPI nvidia-cuda-runtime-cu12, g++, shared and static):
 #     what a CUDA program sees;
@@ -30,6 +32,9 @@ setup_file() {
 		cc -std=gnu11 -O1 -Wall -Wno-deprecated-declarations -I"$CUDA_HOME/include" \
 			-o "$BIN/driver_memory" "$peers/emu_driver_memory.c" "$EMU/libcuda.so.1" -ldl \
 			2>"$BIN/driver_memory.log" || true
+		cc -std=gnu11 -O1 -Wall -Wno-deprecated-declarations -I"$CUDA_HOME/include" \
+			-o "$BIN/copy_checks" "$peers/emu_copy_checks.c" "$EMU/libcuda.so.1" -lpthread \
+			2>"$BIN/copy_checks.log" || true
 	fi
 	if [ -z "${CUDART12_DIR:-}" ]; then
 		local py
@@ -83,7 +88,7 @@ need() { # PROGRAM: built in setup_file, or skip / fail
 		command -v g++ >/dev/null || skip "no C++ compiler (g++)"
 		;;
 	cudart13_*) [ -x "$CUDA_HOME/bin/nvcc" ] || skip "no nvcc at $CUDA_HOME/bin (CUDA toolkit 13 not installed)" ;;
-	driver_memory)
+	driver_memory | copy_checks)
 		[ -f "$CUDA_HOME/include/cuda.h" ] || skip "no cuda.h at $CUDA_HOME/include (CUDA toolkit not installed)"
 		command -v cc >/dev/null || skip "no C compiler (cc)"
 		;;
@@ -123,6 +128,14 @@ checks() { # [RUNNER=emu|in_sandbox] PROGRAM CHECK...
 @test "driver: cuMemAlloc (v2 and the 32-bit original), free, pitch, info, address ranges" {
 	need driver_memory
 	checks "$BIN/driver_memory" alloc
+}
+
+@test "driver: copies and memsets at the edges answer as recorded (freed, past the end, registered, VMM access, other threads, contexts gone)" {
+	need copy_checks
+	run --separate-stderr emu "$BIN/copy_checks"
+	assert_success
+	diff <(printf '%s\n' "$output") "$BATS_TEST_DIRNAME/../peers/reference/emu_copy_checks.txt" ||
+		fail "the emulator's answers changed (left: now, right: tests/peers/reference/emu_copy_checks.txt)"
 }
 
 @test "driver: random bytes round trip H2D/D2D/D2H, sync and async on every stream handle; bad ranges fail cleanly" {
