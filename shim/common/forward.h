@@ -11,6 +11,8 @@
 #ifndef VGPU_SHIM_FORWARD_H
 #define VGPU_SHIM_FORWARD_H
 
+#include <string.h>
+
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 #define SHIM_API __attribute__((visibility("default")))
 
@@ -28,5 +30,23 @@ struct shim_forwarding {
 	unsigned *intercepted;     /* the slots with own[i], nintercepted of them */
 	unsigned nintercepted;
 };
+
+/* The slot of an exported name, or -1: a binary search of by_name (for start-up and
+ * cuGetProcAddress, not per call). */
+static inline int forward_slot(const struct shim_forwarding *f, const char *name)
+{
+	unsigned lo = 0, hi = f->count;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, f->names[f->by_name[mid]]);
+		if (c == 0)
+			return (int)f->by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
 
 #endif

@@ -42,19 +42,7 @@ void shim_say(const struct shim_lib *l, const char *fmt, ...)
 
 int shim_slot(const struct shim_lib *l, const char *name)
 {
-	const struct shim_forwarding *f = l->fwd;
-	unsigned lo = 0, hi = f->count;
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, f->names[f->by_name[mid]]);
-		if (c == 0)
-			return (int)f->by_name[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
+	return forward_slot(l->fwd, name);
 }
 
 void *shim_lower_fn(const struct shim_lib *l, const char *name)

@@ -135,29 +135,13 @@ static long fit(const struct pa_table *t, const char *base, int version, const c
 	return best;
 }
 
-static int slot_of(const struct shim_forwarding *f, const char *name)
-{
-	unsigned lo = 0, hi = f->count;
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, f->names[f->by_name[mid]]);
-		if (c == 0)
-			return (int)f->by_name[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
-}
-
 void *pa_pick(const struct pa_table *t, const struct shim_forwarding *f, const char *base,
 	      int version, unsigned long long flags, void *lower_fn)
 {
 	if (!lower_fn)
 		return lower_fn;
 	const char *want = pa_table_symbol(t, base, version, flags);
-	int want_slot = want ? slot_of(f, want) : -1;
+	int want_slot = want ? forward_slot(f, want) : -1;
 	int want_own = want_slot >= 0 && f->own[want_slot];
 
 	/* The usual case, a name the shim does not intercept: lower_fn is no intercepted
