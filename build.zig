@@ -3,9 +3,10 @@
 //   zig build            the install layout of DESIGN.md in zig-out/ (or --prefix P)
 //   zig build test       every test suite (C unit, fuzz replay, bats); ends "N passed, N failed"
 //
-// The launcher is static musl and links libseccomp and libcap built for musl by
-// tools/setup into .deps/musl.  The libraries that programs load (shim, emulator, and
-// for now the test probes) are shared objects for glibc, which CUDA programs use.
+// The launcher is static musl and links libcap built for musl by tools/setup into
+// .deps/musl; libseccomp (built there too) makes its seccomp program at build time.
+// The libraries that programs load (shim, emulator, and for now the test probes) are
+// shared objects for glibc, which CUDA programs use.
 const std = @import("std");
 
 const version = "0.1.0";
@@ -126,6 +127,17 @@ pub fn build(b: *std.Build) void {
         gen.addArg(list[1]);
         launcher.root_module.addCSourceFile(.{ .file = names, .flags = &c_flags });
     }
+    // The seccomp filter, made by libseccomp at build time (tools/gen_seccomp.c): the
+    // rules are fixed, and building them on every launch cost a third of its budget.
+    const gen_seccomp = b.addExecutable(.{
+        .name = "gen_seccomp",
+        .linkage = .static,
+        .root_module = muslModule(b, musl, .debug, deps),
+    });
+    gen_seccomp.root_module.addCSourceFiles(.{ .files = &.{ "tools/gen_seccomp.c", "launcher/seccomp_filter.c" }, .flags = &c_flags });
+    const gen_seccomp_run = b.addRunArtifact(gen_seccomp);
+    const seccomp_program = gen_seccomp_run.addOutputFileArg("seccomp_program.c");
+    launcher.root_module.addCSourceFile(.{ .file = seccomp_program, .flags = &c_flags });
     b.installArtifact(launcher);
 
     b.installFile("docs/vgpu-run.1", "share/man/man1/vgpu-run.1");
@@ -184,7 +196,7 @@ pub fn build(b: *std.Build) void {
         .{ .name = "test_policy", .files = &(.{"tests/unit/test_policy.c"} ++ policy_sources) },
         .{ .name = "test_ldcache", .files = &.{ "tests/unit/test_ldcache.c", "launcher/ldcache.c" } },
         .{ .name = "fuzz_ldcache", .files = &.{ "tests/fuzz/fuzz_ldcache.c", "tests/fuzz/fuzz_replay.c", "launcher/ldcache.c" } },
-        .{ .name = "test_sandbox", .files = &.{ "tests/unit/test_sandbox.c", "launcher/sandbox.c", "launcher/log.c" } },
+        .{ .name = "test_sandbox", .files = &.{ "tests/unit/test_sandbox.c", "launcher/sandbox.c", "launcher/seccomp_filter.c", "launcher/log.c" } },
         .{ .name = "test_md2", .files = &.{ "tests/unit/test_md2.c", "emulator/cuda/md2.c" } },
         .{ .name = "test_procaddr_pick", .files = &.{ "tests/unit/test_procaddr_pick.c", "shim/cuda/procaddr_pick.c" } },
         .{ .name = "test_accounting", .files = &.{ "tests/unit/test_accounting.c", "shim/common/accounting.c" } },
@@ -199,6 +211,9 @@ pub fn build(b: *std.Build) void {
         });
         exe.root_module.addCSourceFiles(.{ .files = t.files, .flags = &c_flags });
         exe.root_module.addIncludePath(b.path("."));
+        // The program the launcher loads, checked by what it refuses.
+        if (std.mem.eql(u8, t.name, "test_sandbox"))
+            exe.root_module.addCSourceFile(.{ .file = seccomp_program, .flags = &c_flags });
         const inst = b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = .{ .custom = "tests/unit" } } });
         tests_install.dependOn(&inst.step);
     }

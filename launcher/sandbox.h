@@ -8,20 +8,16 @@
 #ifndef VGPU_SANDBOX_H
 #define VGPU_SANDBOX_H
 
-#include <seccomp.h>
+#include <linux/filter.h>
 
-/* Builds the libseccomp part of the filter (not loaded).  NULL on failure, with the
- * reason in errno. */
-scmp_filter_ctx sandbox_filter_build(void);
+/* The filter, made at build time from launcher/seccomp_filter.c (tools/gen_seccomp.c). */
+extern const struct sock_filter sandbox_program[];
+extern const unsigned short sandbox_program_len;
 
-/* Loads the filters that libseccomp cannot express (system calls newer than its
- * table).  Returns 0 or -1 with errno. */
-int sandbox_load_newer_syscalls_filter(void);
+/* Loads the filter (no_new_privs must be set).  Returns 0 or -1 with errno. */
+int sandbox_load_filter(void);
 
-/* Both filters, built and loaded (no_new_privs must be set).  Dies with the reason. */
-void sandbox_load_filters(void);
-
-/* Everything: no_new_privs, capabilities, both filters.  Dies with the reason. */
+/* Everything: no_new_privs, capabilities, the filter.  Dies with the reason. */
 void sandbox_lock(void);
 
 #endif
