@@ -153,50 +153,62 @@ static bool new_ok(const struct cache *c, size_t h, size_t *table, size_t *count
 	return true;
 }
 
-int ldcache_parse(const unsigned char *buf, size_t len, ldcache_visit_fn visit, void *ctx)
+/* The buffer's bounds, and its last NUL, for the checks above. */
+static struct cache cache_of(const unsigned char *buf, size_t len)
 {
-	if (!buf)
-		return -1;
 	struct cache c = { .buf = buf, .len = len, .nul_end = 0 };
 	const unsigned char *last_nul = len ? memrchr(buf, 0, len) : NULL;
 	if (last_nul)
 		c.nul_end = (size_t)(last_nul - buf) + 1;
+	return c;
+}
 
-	size_t table, count, entry_size, strbase;
+/* Which format: 1 with *h at the new header (a new file, or the combined form),
+ * 0 for an old file (its count checked), -1 for no cache at all. */
+static int locate_new_header(const unsigned char *buf, size_t len, size_t *h)
+{
 	if (len >= sizeof NEW_MAGIC - 1 && memcmp(buf, NEW_MAGIC, sizeof NEW_MAGIC - 1) == 0) {
-		if (!new_ok(&c, 0, &table, &count))
+		*h = 0;
+		return 1;
+	}
+	if (len < OLD_HEADER || memcmp(buf, OLD_MAGIC, sizeof OLD_MAGIC - 1) != 0)
+		return -1;
+	size_t n = rd32(buf + 12);
+	if (n > (len - OLD_HEADER) / OLD_ENTRY)
+		return -1;
+	/* The combined form hides a new header in the old string table, at the next
+	 * multiple of 8.  Its magic decides: present, the new table is the one that
+	 * counts (and must be sound); absent, this is an old file. */
+	*h = (OLD_HEADER + n * OLD_ENTRY + 7) & ~(size_t)7;
+	return *h <= len && len - *h >= sizeof NEW_MAGIC - 1 &&
+	       memcmp(buf + *h, NEW_MAGIC, sizeof NEW_MAGIC - 1) == 0;
+}
+
+int ldcache_parse(const unsigned char *buf, size_t len, ldcache_visit_fn visit, void *ctx)
+{
+	if (!buf)
+		return -1;
+	struct cache c = cache_of(buf, len);
+	size_t h, table, count, entry_size, strbase;
+	int format = locate_new_header(buf, len, &h);
+	if (format < 0)
+		return -1;
+	if (format == 1) {
+		if (!new_ok(&c, h, &table, &count))
 			return -1;
 		entry_size = NEW_ENTRY;
-		strbase = 0;
-	} else if (len >= OLD_HEADER && memcmp(buf, OLD_MAGIC, sizeof OLD_MAGIC - 1) == 0) {
-		size_t n = rd32(buf + 12);
-		if (n > (len - OLD_HEADER) / OLD_ENTRY)
-			return -1;
-		size_t end = OLD_HEADER + n * OLD_ENTRY;
-		/* The combined form hides a new header in the old string table, at the
-		 * next multiple of 8.  Its magic decides: present, the new table is the
-		 * one that counts (and must be sound); absent, this is an old file. */
-		size_t h = (end + 7) & ~(size_t)7;
-		if (h <= len && len - h >= sizeof NEW_MAGIC - 1 &&
-		    memcmp(buf + h, NEW_MAGIC, sizeof NEW_MAGIC - 1) == 0) {
-			if (!new_ok(&c, h, &table, &count))
-				return -1;
-			entry_size = NEW_ENTRY;
-			strbase = h;
-		} else {
-			/* Old format: strings are relative to the end of the table. */
-			table = OLD_HEADER;
-			count = n;
-			entry_size = OLD_ENTRY;
-			strbase = end;
-			for (size_t i = 0; i < n; i++) {
-				struct ldcache_entry e;
-				if (!read_entry(&c, table, entry_size, strbase, i, &e))
-					return -1;
-			}
-		}
+		strbase = h;
 	} else {
-		return -1;
+		/* Old format: strings are relative to the end of the table. */
+		table = OLD_HEADER;
+		count = rd32(buf + 12);
+		entry_size = OLD_ENTRY;
+		strbase = OLD_HEADER + count * OLD_ENTRY;
+		for (size_t i = 0; i < count; i++) {
+			struct ldcache_entry e;
+			if (!read_entry(&c, table, entry_size, strbase, i, &e))
+				return -1;
+		}
 	}
 
 	/* Everything is checked: hand out the entries. */
@@ -398,6 +410,23 @@ size_t ldcache_size(const struct ldcache_entry *entries, size_t n)
 	return (size_t)size;
 }
 
+/* Entry e in slot i of the new table in buf, its key then value at *str (from the
+ * start of the header), which moves past them. */
+static void put_entry(unsigned char *buf, size_t i, const struct ldcache_entry *e, size_t *str)
+{
+	unsigned char *p = buf + NEW_HEADER + i * NEW_ENTRY;
+	size_t klen = strlen(e->key) + 1, vlen = strlen(e->value) + 1;
+	wr32(p, (uint32_t)e->flags);
+	wr32(p + 4, (uint32_t)*str);
+	memcpy(buf + *str, e->key, klen);
+	*str += klen;
+	wr32(p + 8, (uint32_t)*str);
+	memcpy(buf + *str, e->value, vlen);
+	*str += vlen;
+	wr32(p + 12, e->osversion);
+	wr64(p + 16, e->hwcap);
+}
+
 long ldcache_write(struct ldcache_entry *entries, size_t n, unsigned char *buf, size_t buflen)
 {
 	size_t size = ldcache_size(entries, n);
@@ -424,19 +453,137 @@ long ldcache_write(struct ldcache_entry *entries, size_t n, unsigned char *buf, 
 	/* Entries, and each entry's key then value in the string table; offsets
 	 * are from the start of the header. */
 	size_t str = table_end;
-	for (size_t i = 0; i < n; i++) {
-		const struct ldcache_entry *e = &entries[i];
-		unsigned char *p = buf + NEW_HEADER + i * NEW_ENTRY;
-		size_t klen = strlen(e->key) + 1, vlen = strlen(e->value) + 1;
-		wr32(p, (uint32_t)e->flags);
-		wr32(p + 4, (uint32_t)str);
-		memcpy(buf + str, e->key, klen);
-		str += klen;
-		wr32(p + 8, (uint32_t)str);
-		memcpy(buf + str, e->value, vlen);
-		str += vlen;
-		wr32(p + 12, e->osversion);
-		wr64(p + 16, e->hwcap);
+	for (size_t i = 0; i < n; i++)
+		put_entry(buf, i, &entries[i], &str);
+	return (long)size;
+}
+
+/* ---- adding entries to a cache without rewriting it ------------------------------- */
+
+/* A cache ldcache_insert can splice: its new table and the string table after it. */
+struct splice {
+	struct cache c;
+	size_t h;        /* the new header */
+	size_t count;    /* its entries */
+	size_t strings;  /* the string table, from h */
+	size_t strsize;  /* its length */
+};
+
+static bool splice_source(const unsigned char *buf, size_t len, struct splice *s)
+{
+	if (!buf)
+		return false;
+	s->c = cache_of(buf, len);
+	size_t table;
+	if (locate_new_header(buf, len, &s->h) != 1 || !new_ok(&s->c, s->h, &table, &s->count))
+		return false;
+	/* new_ok checked that the string table fits in buf.  Ending with a NUL, every
+	 * string that starts in it also ends in it. */
+	s->strings = NEW_HEADER + s->count * NEW_ENTRY;
+	s->strsize = rd32(buf + s->h + NEW_STRLEN);
+	if (s->strsize == 0 || buf[s->h + s->strings + s->strsize - 1] != '\0')
+		return false;
+	for (size_t i = 0; i < s->count; i++) {
+		const unsigned char *p = buf + table + i * NEW_ENTRY;
+		uint32_t key = rd32(p + 4), value = rd32(p + 8);
+		if (key < s->strings || key - s->strings >= s->strsize ||
+		    value < s->strings || value - s->strings >= s->strsize)
+			return false;
 	}
+	return true;
+}
+
+size_t ldcache_insert_size(const unsigned char *buf, size_t len,
+			   const struct ldcache_entry *add, size_t n)
+{
+	struct splice s;
+	if ((n && !add) || !splice_source(buf, len, &s))
+		return 0;
+	if (n > (UINT32_MAX - NEW_HEADER) / NEW_ENTRY - s.count)
+		return 0;
+	uint64_t size = NEW_HEADER + (uint64_t)(s.count + n) * NEW_ENTRY + s.strsize;
+	if (size > UINT32_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!add[i].key || !add[i].value)
+			return 0;
+		/* As in ldcache_size: below 2^32 before each addition, so no wrap. */
+		size += strlen(add[i].key) + 1;
+		if (size > UINT32_MAX)
+			return 0;
+		size += strlen(add[i].value) + 1;
+		if (size > UINT32_MAX)
+			return 0;
+	}
+	return (size_t)size;
+}
+
+/* Entry i of the spliced cache (its strings checked by splice_source). */
+static void splice_entry(const struct splice *s, size_t i, struct ldcache_entry *e)
+{
+	read_entry(&s->c, s->h + NEW_HEADER, NEW_ENTRY, s->h, i, e);
+}
+
+/* Copies the cache's entries [from, to) to out's entry slot k on, their strings
+ * moved by shift. */
+static void copy_entries(const struct splice *s, size_t from, size_t to, unsigned char *out,
+			 size_t k, uint32_t shift)
+{
+	const unsigned char *src = s->c.buf + s->h + NEW_HEADER + from * NEW_ENTRY;
+	unsigned char *dst = out + NEW_HEADER + k * NEW_ENTRY;
+	memcpy(dst, src, (to - from) * NEW_ENTRY);
+	for (size_t i = 0; i < to - from; i++, dst += NEW_ENTRY) {
+		wr32(dst + 4, rd32(dst + 4) + shift);
+		wr32(dst + 8, rd32(dst + 8) + shift);
+	}
+}
+
+long ldcache_insert(const unsigned char *buf, size_t len, struct ldcache_entry *add, size_t n,
+		    unsigned char *out, size_t outlen)
+{
+	size_t size = ldcache_insert_size(buf, len, add, n);
+	if (size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!out || outlen < size) {
+		errno = ERANGE;
+		return -1;
+	}
+	struct splice s;
+	splice_source(buf, len, &s);
+	if (n > 1)
+		stable_sort(add, 0, n);
+
+	size_t total = s.count + n;
+	size_t table_end = NEW_HEADER + total * NEW_ENTRY;
+	/* The table grows by n entries: every string of the cache moves by that much. */
+	uint32_t shift = (uint32_t)(n * NEW_ENTRY);
+	memset(out, 0, NEW_HEADER);
+	memcpy(out, NEW_MAGIC, sizeof NEW_MAGIC - 1);
+	wr32(out + NEW_COUNT, (uint32_t)total);
+	wr32(out + NEW_STRLEN, (uint32_t)(size - table_end));
+	out[NEW_FLAGS] = NEW_ENDIAN_LITTLE;
+	memcpy(out + table_end, buf + s.h + s.strings, s.strsize);
+
+	size_t str = table_end + s.strsize, from = 0, k = 0;
+	for (size_t j = 0; j < n; j++) {
+		/* After the cache's entries that sort before or equal to it. */
+		size_t lo = from, hi = s.count;
+		while (lo < hi) {
+			size_t m = lo + (hi - lo) / 2;
+			struct ldcache_entry e;
+			splice_entry(&s, m, &e);
+			if (entry_cmp(&add[j], &e) < 0)
+				hi = m;
+			else
+				lo = m + 1;
+		}
+		copy_entries(&s, from, lo, out, k, shift);
+		k += lo - from;
+		from = lo;
+		put_entry(out, k++, &add[j], &str);
+	}
+	copy_entries(&s, from, s.count, out, k, shift);
 	return (long)size;
 }

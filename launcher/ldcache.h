@@ -76,4 +76,24 @@ int ldcache_compare_keys(const char *a, const char *b);
 size_t ldcache_size(const struct ldcache_entry *entries, size_t n);
 long ldcache_write(struct ldcache_entry *entries, size_t n, unsigned char *buf, size_t buflen);
 
+/* The cache in buf with entries added (n of them; sorted here, in place), written in
+ * the new format into out, without rewriting the cache's own entries: its string
+ * table is copied as one block, its entries keep their order with their string
+ * offsets moved, and each added entry goes where the loader's binary search expects
+ * it, after the entries it sorts equal to (ldcache_write's order, when the cache
+ * itself is in that order).  A few entries added to a cache of thousands cost a copy,
+ * not a sort.
+ *
+ * For caches of the shape ldconfig writes: a new-format table (alone, or after an
+ * old one) whose strings all lie in its string table, which ends with a NUL.
+ * ldcache_insert_size tells the length needed, or 0 when buf is not such a cache (or
+ * not a cache at all: ldcache_parse says which) or an added entry is bad; then
+ * ldcache_write over the parsed entries is the way.  ldcache_insert returns the
+ * length, or -1 (errno ERANGE when outlen is too small, EINVAL when the size is 0).
+ * Like ldcache_write, no extension directory is written. */
+size_t ldcache_insert_size(const unsigned char *buf, size_t len,
+			   const struct ldcache_entry *add, size_t n);
+long ldcache_insert(const unsigned char *buf, size_t len, struct ldcache_entry *add, size_t n,
+		    unsigned char *out, size_t outlen);
+
 #endif

@@ -134,30 +134,43 @@ static int collect_entry(const struct ldcache_entry *e, void *ctx)
 }
 
 /* The host's cache with our sonames added for each library it does not name: then a
- * program finds a libcuda.so.1 by the default search even where no driver is installed. */
+ * program finds a libcuda.so.1 by the default search even where no driver is installed.
+ * Spliced into the host's cache (a copy and a few binary searches); an old-format cache
+ * (ldconfig -c old) has every entry rewritten instead. */
 static void write_amended_ldcache(const struct runtime_plan *plan, const struct discovery *d)
 {
-	struct entry_list list = { 0 };
-	if (ldcache_parse(d->ldcache, d->ldcache_len, collect_entry, &list) != 0)
-		die(LDCACHE_PATH " changed while vgpu-run read it; try again");
+	struct ldcache_entry add[2 * LIB_COUNT];
+	size_t nadd = 0;
 	for (int l = 0; l < LIB_COUNT; l++) {
 		if (d->ldcache_has[l])
 			continue;
 		const char *keys[2] = { driver_soname[l], dev_name[l] };
-		for (int k = 0; k < 2; k++) {
-			struct ldcache_entry e = {
+		for (int k = 0; k < 2; k++)
+			add[nadd++] = (struct ldcache_entry){
 				.flags = LDCACHE_FLAGS_X86_64,
 				.key = keys[k],
 				.value = plan->shim[l],
 			};
-			collect_entry(&e, &list);
-		}
 	}
-	size_t size = ldcache_size(list.e, list.n);
-	unsigned char *buf = malloc(size);
+
+	unsigned char *buf;
+	long len;
+	struct entry_list list = { 0 };
+	size_t size = ldcache_insert_size(d->ldcache, d->ldcache_len, add, nadd);
+	if (size) {
+		buf = malloc(size);
+		len = buf ? ldcache_insert(d->ldcache, d->ldcache_len, add, nadd, buf, size) : -1;
+	} else {
+		if (ldcache_parse(d->ldcache, d->ldcache_len, collect_entry, &list) != 0)
+			die(LDCACHE_PATH " changed while vgpu-run read it; try again");
+		for (size_t i = 0; i < nadd; i++)
+			collect_entry(&add[i], &list);
+		size = ldcache_size(list.e, list.n);
+		buf = malloc(size);
+		len = buf ? ldcache_write(list.e, list.n, buf, size) : -1;
+	}
 	if (!buf)
 		die("out of memory writing the amended loader cache");
-	long len = ldcache_write(list.e, list.n, buf, size);
 	if (len < 0)
 		die_errno("cannot build the amended loader cache");
 	int fd = create_file(plan->run_dir, "ld.so.cache", 0444);

@@ -1,6 +1,9 @@
 /* Fuzz target for launcher/ldcache.c: parse any bytes; what parses must be written
- * back by ldcache_write and parse again to the same entries, in the sorted order.
- * Any disagreement is abort(), so the fuzzer reports it as a crash.
+ * back by ldcache_write and parse again to the same entries, in the sorted order; and
+ * entries spliced in by ldcache_insert (into the input, when it has the shape for it,
+ * and into the rewritten cache, which always has) must parse back with the cache's own
+ * entries in their order.  Any disagreement is abort(), so the fuzzer reports it as a
+ * crash.
  *
  * In CI, tests/fuzz/fuzz_replay.c drives this deterministically (zig build tests
  * installs zig-out/tests/unit/fuzz_ldcache).  As a real coverage-guided fuzzer:
@@ -79,6 +82,50 @@ static bool same_entry(const struct ldcache_entry *a, const struct ldcache_entry
 	       strcmp(a->key, b->key) == 0 && strcmp(a->value, b->value) == 0;
 }
 
+/* What the launcher adds to a cache without the driver. */
+static struct ldcache_entry added[2] = {
+	{ .flags = LDCACHE_FLAGS_X86_64, .key = "libcuda.so.1", .value = "/opt/vgpu/lib/libcuda.so.1" },
+	{ .flags = LDCACHE_FLAGS_X86_64, .key = "libcuda.so", .value = "/opt/vgpu/lib/libcuda.so.1" },
+};
+#define ADDED_BYTES (2 * 24 + 13 + 27 + 11 + 27)
+
+/* Splices `added` into buf (which parsed to the entries of in) when it can: the
+ * result parses, holds in's entries in their order plus the added ones, and is exactly
+ * as long as ldcache_insert_size said.  Returns the spliced cache (or NULL when buf
+ * has not the shape for it); *len its length. */
+static unsigned char *check_insert(const uint8_t *buf, size_t len, const struct list *in, size_t *outlen)
+{
+	size_t need = ldcache_insert_size(buf, len, added, 2);
+	if (need == 0)
+		return NULL;
+	unsigned char *out = malloc(need);
+	if (!out)
+		abort();
+	errno = 0;
+	if (ldcache_insert(buf, len, added, 2, out, need - 1) != -1 || errno != ERANGE)
+		abort();
+	if (ldcache_insert(buf, len, added, 2, out, need) != (long)need)
+		abort();
+	struct list l;
+	if (!list_init(&l, out, need) || ldcache_parse(out, need, collect, &l) != 0 ||
+	    l.n != in->n + 2)
+		abort();
+	size_t j = 0, seen = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (j < in->n && same_entry(&l.e[i], &in->e[j]))
+			j++;
+		else if (same_entry(&l.e[i], &added[0]) || same_entry(&l.e[i], &added[1]))
+			seen++;
+		else
+			abort();
+	}
+	if (j != in->n || seen != 2)
+		abort();
+	free(l.e);
+	*outlen = need;
+	return out;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct list in, back;
@@ -100,6 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(in.e);
 		return 0;
 	}
+
+	size_t spliced_len;
+	free(check_insert(data, size, &in, &spliced_len));
 
 	size_t need = ldcache_size(in.e, in.n);
 	if (need != 48 + in.n * 24 + total)
@@ -137,6 +187,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (orderly && memcmp(out, again, need) != 0)
 		abort();
+
+	/* What ldcache_write makes can always be spliced into (it has a string); the
+	 * result is what writing every entry again gives: the same entries in the same
+	 * order, the added ones after their equals. */
+	unsigned char *spliced = in.n ? check_insert(out, need, &back, &spliced_len) : NULL;
+	if (in.n && (!spliced || spliced_len != need + ADDED_BYTES))
+		abort();
+	if (spliced && orderly) {
+		struct ldcache_entry *all = malloc((in.n + 2) * sizeof *all);
+		unsigned char *rewritten = malloc(spliced_len);
+		struct list a, b;
+		if (!all || !rewritten)
+			abort();
+		memcpy(all, back.e, in.n * sizeof *all);
+		memcpy(all + in.n, added, sizeof added);
+		if (ldcache_write(all, in.n + 2, rewritten, spliced_len) != (long)spliced_len)
+			abort();
+		if (!list_init(&a, spliced, spliced_len) || !list_init(&b, rewritten, spliced_len) ||
+		    ldcache_parse(spliced, spliced_len, collect, &a) != 0 ||
+		    ldcache_parse(rewritten, spliced_len, collect, &b) != 0 || a.n != b.n)
+			abort();
+		for (size_t i = 0; i < a.n; i++)
+			if (!same_entry(&a.e[i], &b.e[i]))
+				abort();
+		free(a.e);
+		free(b.e);
+		free(all);
+		free(rewritten);
+	}
+	free(spliced);
 
 	free(back.e);
 	free(again);

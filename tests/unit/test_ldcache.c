@@ -949,6 +949,108 @@ static char *loader_sees(const char *cache, const char *name, const char **skip)
 	return out;
 }
 
+/* Splicing (ldcache_insert) gives what rewriting every entry gives (ldcache_write over
+ * the parsed entries plus the added ones), and ldconfig -p reads it; an old-format cache
+ * is not spliced (0: the launcher rewrites it instead). */
+static const struct ldcache_entry splice_add[3] = {
+	{ LDCACHE_FLAGS_X86_64, "libvgpu.so.1", "/opt/vgpu/libvgpu.so.1", 0, 0 },   /* ties with d1, d2 */
+	{ LDCACHE_FLAGS_X86_64, "libzzz.so.1", "/opt/vgpu/libzzz.so.1", 0, 0 },     /* sorts first */
+	{ LDCACHE_FLAGS_X86_64, "lib.so.1", "/opt/vgpu/lib.so.1", 0, 0 },           /* sorts last */
+};
+
+static bool splice_matches_rewrite(const unsigned char *buf, size_t len, unsigned char **spliced,
+				   size_t *slen, char *why, size_t whylen)
+{
+	struct list l = { 0 }, a = { 0 }, b = { 0 };
+	struct ldcache_entry add[3];
+	memcpy(add, splice_add, sizeof add);
+	*spliced = NULL;
+	bool ok = parse_list(buf, len, &l) == 0;
+	size_t need = ok ? ldcache_insert_size(buf, len, add, 3) : 0;
+	unsigned char *out = need ? malloc(need) : NULL;
+	ok = out && ldcache_insert(buf, len, add, 3, out, need) == (long)need &&
+	     parse_list(out, need, &a) == 0;
+	if (!ok)
+		snprintf(why, whylen, "splice failed (size %zu)", need);
+	struct ldcache_entry *all = malloc((l.n + 3) * sizeof *all);
+	if (ok && all) {
+		memcpy(all, l.e, l.n * sizeof *all);
+		memcpy(all + l.n, splice_add, sizeof splice_add);
+		size_t rlen;
+		unsigned char *rewritten = write_cache(all, l.n + 3, &rlen);
+		ok = rewritten && parse_list(rewritten, rlen, &b) == 0 && same_lists(&a, &b);
+		if (!ok)
+			snprintf(why, whylen, "spliced (%zu entries) and rewritten (%zu) differ", a.n, b.n);
+		free(rewritten);
+	}
+	free(all);
+	free(l.e);
+	free(a.e);
+	free(b.e);
+	if (ok) {
+		*spliced = out;
+		*slen = need;
+	} else {
+		free(out);
+	}
+	return ok;
+}
+
+static void test_insert(const struct made *m)
+{
+	char why[1024];
+	for (int f = 0; f < NCACHES; f++) {
+		if (!m->buf[f])
+			continue;
+		struct ldcache_entry add[3];
+		memcpy(add, splice_add, sizeof add);
+		if (f == 1) {
+			CHECK(ldcache_insert_size(m->buf[f], m->len[f], add, 3) == 0 &&
+			      ldcache_insert(m->buf[f], m->len[f], add, 3, NULL, 0) == -1 && errno == EINVAL,
+			      "old-format cache: not spliced (0, EINVAL): rewritten instead");
+			continue;
+		}
+		unsigned char *out;
+		size_t len;
+		snprintf(why, sizeof why, "ok");
+		bool ok = splice_matches_rewrite(m->buf[f], m->len[f], &out, &len, why, sizeof why);
+		CHECK(ok, "%s cache + 3 entries: spliced = rewritten (%s)", cache_names[f], why);
+		if (ok && ldconfig) {
+			struct list l = { 0 };
+			parse_list(out, len, &l);
+			CHECK(write_file(tmp_path("spliced"), out, len) &&
+				      check_against_ldconfig(tmp_path("spliced"), &l, why, sizeof why),
+			      "%s cache + 3 entries: ldconfig -p reads the spliced cache (%s)", cache_names[f], why);
+			free(l.e);
+		}
+		if (ok) {
+			errno = 0;
+			CHECK(ldcache_insert(m->buf[f], m->len[f], add, 3, out, len - 1) == -1 && errno == ERANGE,
+			      "%s cache: a buffer one byte short: -1, ERANGE", cache_names[f]);
+		}
+		free(out);
+	}
+
+	/* Shapes ldconfig does not write: not spliced, so never spliced wrong. */
+	unsigned char b[4096];
+	size_t n = make_new(b, 0, hand_kv, hand_flags, NULL, 3);
+	struct ldcache_entry add[1] = { splice_add[0] };
+	CHECK(ldcache_insert_size(b, n, add, 1) == 48 + 4 * 24 + (n - 48 - 3 * 24) + 13 + 23,
+	      "hand-made cache: spliced size is the header, 4 entries, both string tables");
+	put32(b, 48 + 4, 2);  /* the first key now points into the entry table */
+	CHECK(ldcache_parse(b, n, NULL, NULL) == 0 && ldcache_insert_size(b, n, add, 1) == 0,
+	      "a key outside the string table: parses, but is not spliced");
+	n = make_new(b, 0, hand_kv, hand_flags, NULL, 3);
+	put32(b, 24, rd32_le(b + 24) - 1);  /* the string table no longer ends with a NUL */
+	CHECK(ldcache_parse(b, n, NULL, NULL) == 0 && ldcache_insert_size(b, n, add, 1) == 0,
+	      "a string table that does not end with a NUL: not spliced");
+	n = make_new(b, 0, hand_kv, hand_flags, NULL, 3);
+	struct ldcache_entry bad = { LDCACHE_FLAGS_X86_64, NULL, "/x", 0, 0 };
+	CHECK(ldcache_insert_size(b, n, &bad, 1) == 0, "an added entry without a key: 0");
+	CHECK(ldcache_insert_size(b, 20, add, 1) == 0 && ldcache_insert_size(NULL, 0, add, 1) == 0,
+	      "a truncated cache, or none: 0");
+}
+
 static void test_writer_host(void)
 {
 	size_t hlen;
@@ -1009,6 +1111,15 @@ static void test_writer_host(void)
 		CHECK(ok, "ldconfig -p lists the cache with libvgpuprobe.so.1 (%s)", why);
 	}
 
+	/* Spliced into the host's cache the way the launcher does it: the same as
+	 * rewriting, and read by ldconfig -p. */
+	unsigned char *spliced = NULL;
+	size_t slen = 0;
+	snprintf(why, sizeof why, "ok");
+	CHECK(splice_matches_rewrite(host, hlen, &spliced, &slen, why, sizeof why),
+	      "host cache + 3 entries: spliced = rewritten (%s)", why);
+	free(spliced);
+
 	/* And the real loader finds it through the cache. */
 	if (!have_probe) {
 		CHECK_SKIP("no x86-64 libm.so.6 in the host cache to copy as the probe library");
@@ -1057,6 +1168,7 @@ int main(void)
 		test_writer_order(&m);
 	}
 	test_hand_made();
+	test_insert(&m);
 	test_malformed(&m);
 	test_writer_host();
 
