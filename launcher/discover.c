@@ -3,7 +3,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
+#include <dirent.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ static const char *const standard_dirs[] = {
 
 /* The places Ollama (up to 0.12.3) globs for libcuda.so* (and we for libnvidia-ml.so*
  * too): it dlopens what they match, so each must be covered.  Only the directory part
- * is a glob here; each matching directory is then read like any other. */
+ * is a pattern here ('*' as in glob(3): any run of characters, not a leading dot);
+ * each matching directory is then read like any other. */
 static const char *const ollama_dir_globs[] = {
 	"/usr/local/cuda*/targets/*/lib",
 	"/usr/lib/*-linux-gnu/nvidia/current",
@@ -52,18 +54,30 @@ static const char *const ollama_dir_globs[] = {
 	NULL,
 };
 
-/* Directories are read once each: /lib and /usr/lib, or a glob and a standard
- * directory, are often the same directory, and the big ones cost the most. */
+/* Each directory is read once, whatever the rules that lead to it: /lib and /usr/lib,
+ * or a pattern's parent and a standard directory, are often the same directory, and
+ * reading one costs the kernel about half a microsecond an entry (ext4), which is
+ * most of vgpu-run's start-up (docs/performance.md). */
 #define MAX_DIRS_READ 256
+
+struct listing {
+	dev_t dev;
+	ino_t ino;
+	size_t off, len;  /* its getdents64 records in the search's arena */
+	int searched;     /* its driver files are considered */
+};
 
 struct search {
 	struct discovery *d;
 	dev_t own_dev[2 * LIB_COUNT]; /* our shim and emulator files: never "the driver" */
 	ino_t own_ino[2 * LIB_COUNT];
 	unsigned nown;
-	dev_t dir_dev[MAX_DIRS_READ];
-	ino_t dir_ino[MAX_DIRS_READ];
+	struct listing dirs[MAX_DIRS_READ];
 	unsigned ndirs;
+	/* Every listing, one after another: one allocation, not one per directory (each
+	 * was an mmap and a munmap). */
+	unsigned char *arena;
+	size_t arena_len, arena_cap;
 };
 
 static int lib_of_name(const char *name, enum driver_lib *lib)
@@ -189,46 +203,112 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-static void search_dir(struct search *s, const char *dir, const char *rule)
+#define for_each_dirent(de, s, l) \
+	for (const struct linux_dirent64 *de = (const void *)((s)->arena + (l)->off); \
+	     (const unsigned char *)de < (s)->arena + (l)->off + (l)->len; \
+	     de = (const void *)((const unsigned char *)de + de->d_reclen))
+
+/* The directory's entries, read the first time any rule names it; NULL when it
+ * cannot be read (missing, not a directory, no permission): nothing to cover there. */
+static struct listing *list_dir(struct search *s, const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return NULL;
 	struct stat st;
-	if (fstat(fd, &st) == 0) {
-		for (unsigned i = 0; i < s->ndirs; i++) {
-			if (s->dir_dev[i] == st.st_dev && s->dir_ino[i] == st.st_ino) {
-				close(fd);
-				return;
-			}
-		}
-		if (s->ndirs < MAX_DIRS_READ) {
-			s->dir_dev[s->ndirs] = st.st_dev;
-			s->dir_ino[s->ndirs] = st.st_ino;
-			s->ndirs++;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return NULL;
+	}
+	for (unsigned i = 0; i < s->ndirs; i++) {
+		if (s->dirs[i].dev == st.st_dev && s->dirs[i].ino == st.st_ino) {
+			close(fd);
+			return &s->dirs[i];
 		}
 	}
-	/* getdents64 with a large buffer rather than readdir(3): musl reads 2 KiB at a
-	 * time, and the directories worth searching hold thousands of entries, so
-	 * the number of system calls is most of vgpu-run's start-up time. */
-	static unsigned char buf[64 << 10] __attribute__((aligned(8)));
-	char path[PATH_MAX];
+	if (s->ndirs == MAX_DIRS_READ)
+		die("more than %d directories to search for the NVIDIA driver (at %s); "
+		    "check LD_LIBRARY_PATH and the policy's driver-path", MAX_DIRS_READ, dir);
+	struct listing *l = &s->dirs[s->ndirs++];
+	*l = (struct listing){ .dev = st.st_dev, .ino = st.st_ino, .off = s->arena_len };
+	/* getdents64 with a large buffer rather than readdir(3), which reads 2 KiB at a
+	 * time: the big directories hold thousands of entries. */
 	for (;;) {
-		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (s->arena_cap - s->arena_len < (32 << 10)) {
+			s->arena_cap = s->arena_cap ? 2 * s->arena_cap : 256 << 10;
+			s->arena = realloc(s->arena, s->arena_cap);
+			if (!s->arena)
+				die("out of memory reading %s", dir);
+		}
+		long n = syscall(SYS_getdents64, fd, s->arena + s->arena_len, s->arena_cap - s->arena_len);
 		if (n <= 0)
 			break;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *de = (struct linux_dirent64 *)(buf + off);
-			off += de->d_reclen;
-			enum driver_lib lib;
-			if (!lib_of_name(de->d_name, &lib))
-				continue;
-			if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
-				continue;
-			consider(s, path, rule);
-		}
+		s->arena_len += (size_t)n;
 	}
 	close(fd);
+	l->len = s->arena_len - l->off;
+	return l;
+}
+
+static void search_dir(struct search *s, const char *dir, const char *rule)
+{
+	struct listing *l = list_dir(s, dir);
+	if (!l || l->searched)
+		return;
+	l->searched = 1;
+	char path[PATH_MAX];
+	for_each_dirent(de, s, l) {
+		enum driver_lib lib;
+		if (!lib_of_name(de->d_name, &lib))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+			continue;
+		consider(s, path, rule);
+	}
+}
+
+/* Searches every directory the pattern's components match, from dir (a path without
+ * patterns) on; rest is what is left of the pattern ("" at its end). */
+static void search_pattern(struct search *s, const char *dir, const char *rest)
+{
+	if (!*rest) {
+		search_dir(s, dir, "Ollama glob");
+		return;
+	}
+	const char *end = strchrnul(rest, '/');
+	char part[NAME_MAX + 1];
+	size_t plen = (size_t)(end - rest);
+	if (plen > NAME_MAX)
+		return;
+	memcpy(part, rest, plen);
+	part[plen] = '\0';
+	const char *next = *end ? end + 1 : end;
+	char path[PATH_MAX];
+
+	if (!strchr(part, '*')) {
+		if (snprintf(path, sizeof path, "%s/%s", dir, part) < (int)sizeof path)
+			search_pattern(s, path, next);
+		return;
+	}
+	const struct listing *l = list_dir(s, dir);
+	if (!l)
+		return;
+	for_each_dirent(de, s, l) {
+		/* A directory, or what may lead to one (a link; a file system that does
+		 * not give types): opening it as one decides. */
+		if (de->d_type != DT_DIR && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+			continue;
+		if (fnmatch(part, de->d_name, FNM_PERIOD) != 0)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+			search_pattern(s, path, next);
+	}
+}
+
+static void search_globs(struct search *s)
+{
+	for (const char *const *g = ollama_dir_globs; *g; g++)
+		search_pattern(s, "", *g + 1); /* the patterns are absolute: "" is / */
 }
 
 static void search_path_list(struct search *s, const char *list, const char *rule)
@@ -244,17 +324,6 @@ static void search_path_list(struct search *s, const char *list, const char *rul
 			search_dir(s, len ? dir : ".", rule);
 		}
 		p = *end ? end + 1 : end;
-	}
-}
-
-static void search_globs(struct search *s)
-{
-	for (const char *const *g = ollama_dir_globs; *g; g++) {
-		glob_t gl;
-		if (glob(*g, GLOB_NOSORT, NULL, &gl) == 0)
-			for (size_t i = 0; i < gl.gl_pathc; i++)
-				search_dir(s, gl.gl_pathv[i], "Ollama glob"); /* no-op on a file */
-		globfree(&gl);
 	}
 }
 
@@ -292,6 +361,7 @@ void discover_driver(const struct policy *p, const char *lib_dir, struct discove
 		search_dir(&s, p->search_paths[i], "policy driver-path");
 	search_globs(&s);
 	search_path_list(&s, getenv("LD_LIBRARY_PATH"), "LD_LIBRARY_PATH");
+	free(s.arena);
 }
 
 const struct driver_file *discover_lower(const struct discovery *d, enum driver_lib lib)

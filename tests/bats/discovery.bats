@@ -10,6 +10,8 @@
 #   container toolkit    /usr/local/nvidia/lib64 (in ld.so.cache), with links in /usr/lib
 #                        pointing there (seen on the GPU machines this project uses)
 #   Arch (Ollama glob)   /opt/cuda/lib64, not in ld.so.cache
+#   a CUDA toolkit dir   /usr/local/cuda-*/targets/*/lib (an Ollama pattern with two
+#                        '*' components); '*' matches no leading dot (targets/.hidden)
 #   policy driver-path   a directory nothing else names
 #   two copies           the distribution's and a vendor copy on LD_LIBRARY_PATH
 #   a toolkit stub       libcuda.so from .../stubs on LD_LIBRARY_PATH, no driver: it is
@@ -106,6 +108,21 @@ covered() { # PATH...
 	assert_success
 	covered /opt/cuda/lib64/libcuda.so.1 /opt/cuda/lib64/libcuda.so "/opt/cuda/lib64/libnvidia-ml.so.$DRIVER_VERSION"
 	assert_line --regexp '/run/driver/lower:libcuda\.so\.1 identity=driver-cuda '
+}
+
+@test "Ollama's patterns match as glob(3) does: /usr/local/cuda*/targets/*/lib covered, a hidden targets/.x directory not" {
+	run in_fixture none "$INSTALL_AS"'
+		fixture_overlay /usr/local usrlocal
+		install_as /usr/local/cuda-99.9/targets/x86_64-linux/lib "$DRIVER_VERSION"
+		install_as /usr/local/cuda-99.9/targets/.hidden/lib "$DRIVER_VERSION"
+		vgpu -- "$PROBES/whichlib" /usr/local/cuda-99.9/targets/x86_64-linux/lib/libcuda.so.1 /usr/local/cuda-99.9/targets/x86_64-linux/lib/libnvidia-ml.so.1 /usr/local/cuda-99.9/targets/.hidden/lib/libcuda.so.1
+		vgpu --dry-run -- true
+	'
+	assert_success
+	covered /usr/local/cuda-99.9/targets/x86_64-linux/lib/libcuda.so.1 /usr/local/cuda-99.9/targets/x86_64-linux/lib/libnvidia-ml.so.1
+	assert_line --regexp "/usr/local/cuda-99\.9/targets/x86_64-linux/lib/libcuda\.so\.$DRIVER_VERSION.*Ollama glob"
+	assert_line --regexp "^/usr/local/cuda-99\\.9/targets/\\.hidden/lib/libcuda\\.so\\.1 identity=driver-cuda "
+	refute_line --partial "targets/.hidden/lib/libcuda.so.$DRIVER_VERSION"
 }
 
 @test "policy driver-path: a directory only the policy names is covered, and is the lower driver" {
