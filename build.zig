@@ -338,7 +338,7 @@ pub fn build(b: *std.Build) void {
             // No UBSan traps in the shim: it sits on every intercepted call of every CUDA
             // program (budget: < 100 ns a call), and the checks cost a third of its
             // instructions on cuMemAlloc+cuMemFree (bench, section shim: +1055 -> +769).
-            const shim_flags = c_flags ++ .{ "-fvisibility=hidden", "-pthread", "-fno-sanitize=function", "-fno-sanitize=undefined" };
+            const shim_flags = c_flags ++ .{ "-fvisibility=hidden", "-pthread", "-fno-sanitize=function", "-fno-sanitize=undefined", "-mtls-dialect=gnu2" };
             lib.root_module.addIncludePath(b.path("."));
             lib.root_module.addCSourceFile(.{ .file = forwarders, .flags = &shim_flags });
             lib.root_module.addCSourceFiles(.{ .files = s.sources, .flags = &shim_flags });

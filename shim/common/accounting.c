@@ -47,7 +47,10 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void after_fork_child(void)
 {
-	__atomic_add_fetch(&accounting_fork_generation, 1, __ATOMIC_SEQ_CST);
+	/* The child has one thread.  Never 0: accounting_self takes a generation that
+	 * matches a self of 0 (none yet) for a claimed slot. */
+	uint32_t g = accounting_fork_generation + 1;
+	__atomic_store_n(&accounting_fork_generation, g ? g : 1, __ATOMIC_SEQ_CST);
 }
 
 static void register_atfork(void)
@@ -124,7 +127,10 @@ int accounting_attach(struct accounting *a, void *map, size_t size)
 	size_t n = ACCOUNTING_NSLOTS(size);
 	a->r = map;
 	a->size = size;
-	a->nslots = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	/* accounting_self finds the slot by its offset in 32 bits: a region beyond 4 GiB
+	 * (1 MiB is what the launcher makes) has its further slots left unused. */
+	size_t most = (UINT32_MAX - ACCOUNTING_SLOTS_OFFSET) / sizeof(struct accounting_slot);
+	a->nslots = (uint32_t)(n < most ? n : most);
 	pthread_once(&atfork_once, register_atfork);
 	return 0;
 }
@@ -226,15 +232,17 @@ struct accounting_slot *accounting_claim_self(struct accounting *a, uint64_t gen
 					"live processes): allocations are refused");
 		return NULL;
 	}
-	uint64_t mine = (gen << 32) | (uint64_t)(idx + 1);
+	/* The offset fits in 32 bits (accounting_attach) and is never 0 (the slots follow
+	 * the header). */
+	uint64_t mine = (gen << 32) | (uint64_t)((char *)&a->r->slot[idx] - (char *)a->r);
 	for (;;) {
 		if (__atomic_compare_exchange_n(&a->self, &seen, mine, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			return &a->r->slot[idx];
-		if ((seen >> 32) == gen && (uint32_t)seen != 0) {
+		if ((uint32_t)(seen >> 32) == (uint32_t)gen) {
 			/* Another thread of ours claimed one first: ours holds no bytes yet. */
 			__atomic_store_n(&a->r->slot[idx].key, 0, __ATOMIC_RELEASE);
-			return &a->r->slot[(uint32_t)seen - 1];
+			return (struct accounting_slot *)((char *)a->r + (uint32_t)seen);
 		}
 	}
 }
@@ -259,18 +267,14 @@ static int reclaim_due(struct accounting *a)
 
 /* --- the API ------------------------------------------------------------------------- */
 
-/* accounting_reserve (accounting.h) found the total too high: the cap is reached.
- * One walk over dead processes' shares (at most one a millisecond), then one more try. */
-int accounting_reserve_at_cap(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
+/* Raise the total of gpu by bytes while it stays <= cap, and this process's share with
+ * it: 0, or -1 when the cap refuses. */
+static int reserve_loop(struct accounting *a, struct accounting_slot *s, unsigned gpu,
+			uint64_t bytes, uint64_t cap)
 {
-	if (bytes > cap || !reclaim_due(a) || accounting_reclaim_dead(a) == 0)
-		return -1;
-	struct accounting_slot *s = accounting_self(a);
-	if (!s)
-		return -1;
 	uint64_t *used = &a->r->gpu[gpu].used;
 	uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED);
-	while (cur <= cap - bytes) {
+	while (bytes <= cap && cur <= cap - bytes) {
 		if (__atomic_compare_exchange_n(used, &cur, cur + bytes, 1, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
 			__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED); /* as reserve */
@@ -278,6 +282,28 @@ int accounting_reserve_at_cap(struct accounting *a, unsigned gpu, uint64_t bytes
 		}
 	}
 	return -1;
+}
+
+/* accounting_reserve's one try failed: try until the cap refuses; then one walk over
+ * dead processes' shares (at most one a millisecond), and one more try. */
+int accounting_reserve_retry(struct accounting *a, struct accounting_slot *s, unsigned gpu,
+			     uint64_t bytes, uint64_t cap)
+{
+	if (reserve_loop(a, s, gpu, bytes, cap) == 0)
+		return 0;
+	if (bytes > cap || !reclaim_due(a) || accounting_reclaim_dead(a) == 0)
+		return -1;
+	return reserve_loop(a, s, gpu, bytes, cap);
+}
+
+uint64_t accounting_sub_clamped_retry(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED), take;
+	do {
+		take = cur < v ? cur : v;
+	} while (!__atomic_compare_exchange_n(p, &cur, cur - take, 1, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
+	return take;
 }
 
 void accounting_warn(int what)
@@ -300,11 +326,12 @@ uint64_t accounting_mine(struct accounting *a, unsigned gpu)
 {
 	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS)
 		return 0;
-	uint64_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
+	uint32_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
 	uint64_t s = __atomic_load_n(&a->self, __ATOMIC_ACQUIRE);
-	if ((s >> 32) != gen || (uint32_t)s == 0)
+	if ((uint32_t)(s >> 32) != gen)
 		return 0;
-	return __atomic_load_n(&a->r->slot[(uint32_t)s - 1].bytes[gpu], __ATOMIC_RELAXED);
+	struct accounting_slot *slot = (struct accounting_slot *)((char *)a->r + (uint32_t)s);
+	return __atomic_load_n(&slot->bytes[gpu], __ATOMIC_RELAXED);
 }
 
 int accounting_reclaim_dead(struct accounting *a)

@@ -86,7 +86,8 @@ struct accounting {
 	size_t size;           /* the mapping's length */
 	uint32_t nslots;
 	int mapped;            /* accounting_open mapped it: accounting_close unmaps */
-	uint64_t self;         /* (fork generation << 32) | (slot index + 1), 0: none yet */
+	uint64_t self;         /* (fork generation << 32) | the slot's offset in the region,
+				  0: none yet */
 	uint64_t last_reclaim_ns; /* CLOCK_MONOTONIC of reserve's last reclaim walk */
 };
 
@@ -102,38 +103,46 @@ void accounting_close(struct accounting *a);
 
 /* --- reserve and release: inline, they are on every allocation's and free's path ----
  * (docs/performance.md, the shim's allocation pair).  What they call out of line is
- * accounting.c's: first use in a process, the cap reached, warnings. */
+ * accounting.c's: first use in a process, a race lost to another thread or process,
+ * the cap reached, warnings. */
 
 /* Bumped in a child after fork: a slot claimed under another generation is the
- * parent's. */
-extern uint32_t accounting_fork_generation;
+ * parent's.  Never 0.  Hidden: read with one instruction, not through the GOT. */
+extern __attribute__((visibility("hidden"))) uint32_t accounting_fork_generation;
 /* The slow path of accounting_self: claim a slot (first use, or first since a fork). */
 struct accounting_slot *accounting_claim_self(struct accounting *a, uint64_t gen, uint64_t seen);
-/* accounting_reserve when the cap refused it once: reclaim, try again. */
-int accounting_reserve_at_cap(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap);
+/* accounting_reserve when its one try failed: another thread or process changed the
+ * total first, or the cap refuses (reclaim, try again).  s: this process's slot. */
+int accounting_reserve_retry(struct accounting *a, struct accounting_slot *s, unsigned gpu,
+			     uint64_t bytes, uint64_t cap);
+/* accounting_sub_clamped when its one try failed: not that much left, or *p changed. */
+uint64_t accounting_sub_clamped_retry(uint64_t *p, uint64_t v);
 /* Says once on stderr what went wrong: 0 a release of more than this process holds,
  * 1 a total below the shares it holds. */
 void accounting_warn(int what);
 
-/* This process's slot, claimed on first use: two loads on the hot path. */
+/* This process's slot, claimed on first use: two loads and one compare on the hot
+ * path.  The generation is never 0, so a match is a slot claimed in this process. */
 static inline struct accounting_slot *accounting_self(struct accounting *a)
 {
-	uint64_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
+	uint32_t gen = __atomic_load_n(&accounting_fork_generation, __ATOMIC_ACQUIRE);
 	uint64_t s = __atomic_load_n(&a->self, __ATOMIC_ACQUIRE);
-	if (__builtin_expect((s >> 32) == gen && (uint32_t)s != 0, 1))
-		return &a->r->slot[(uint32_t)s - 1];
+	if (__builtin_expect((uint32_t)(s >> 32) == gen, 1))
+		return (struct accounting_slot *)((char *)a->r + (uint32_t)s);
 	return accounting_claim_self(a, gen, s);
 }
 
-/* Subtract at most v from *p, never below zero; returns what was subtracted. */
+/* Subtract at most v from *p, never below zero; returns what was subtracted.  The
+ * common case (that much is there, nobody changes *p at the same time) is one
+ * compare-and-swap, without a loop. */
 static inline uint64_t accounting_sub_clamped(uint64_t *p, uint64_t v)
 {
-	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED), take;
-	do {
-		take = cur < v ? cur : v;
-	} while (!__atomic_compare_exchange_n(p, &cur, cur - take, 1, __ATOMIC_ACQ_REL,
-					      __ATOMIC_RELAXED));
-	return take;
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+	if (__builtin_expect(cur >= v, 1) &&
+	    __builtin_expect(__atomic_compare_exchange_n(p, &cur, cur - v, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_RELAXED), 1))
+		return v;
+	return accounting_sub_clamped_retry(p, v);
 }
 
 /* Reserve bytes on virtual GPU gpu BEFORE allocating them: 0 when the sandbox's total
@@ -141,39 +150,44 @@ static inline uint64_t accounting_sub_clamped(uint64_t *p, uint64_t v)
  * changed when it would exceed cap (after one attempt to reclaim dead processes' shares,
  * at most one such walk a millisecond per process), when gpu >= ACCOUNTING_MAX_GPUS, or
  * when no process slot is left. */
-static inline int accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
+static inline __attribute__((always_inline)) int
+accounting_reserve(struct accounting *a, unsigned gpu, uint64_t bytes, uint64_t cap)
 {
-	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS)
+	struct accounting_region *r = a->r;
+	if (!r || gpu >= ACCOUNTING_MAX_GPUS)
 		return -1;
 	struct accounting_slot *s = accounting_self(a);
 	if (!s)
 		return -1;
-	uint64_t *used = &a->r->gpu[gpu].used;
-	uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED);
-	while (bytes <= cap && cur <= cap - bytes) {
-		if (__atomic_compare_exchange_n(used, &cur, cur + bytes, 1, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED)) {
-			/* Total first, then the share: a process killed in between leaks
-			 * these bytes on the safe side (counted, never over-subtracted). */
-			__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED);
-			return 0;
-		}
+	uint64_t *used = &r->gpu[gpu].used;
+	uint64_t cur = __atomic_load_n(used, __ATOMIC_RELAXED), next;
+	/* The common case (room, and nobody changes the total at the same time) is one
+	 * compare-and-swap, without a loop. */
+	if (__builtin_expect(!__builtin_add_overflow(cur, bytes, &next) && next <= cap, 1) &&
+	    __builtin_expect(__atomic_compare_exchange_n(used, &cur, next, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_RELAXED), 1)) {
+		/* Total first, then the share: a process killed in between leaks these
+		 * bytes on the safe side (counted, never over-subtracted). */
+		__atomic_add_fetch(&s->bytes[gpu], bytes, __ATOMIC_RELAXED);
+		return 0;
 	}
-	return accounting_reserve_at_cap(a, gpu, bytes, cap);
+	return accounting_reserve_retry(a, s, gpu, bytes, cap);
 }
 
 /* Give back bytes on gpu after a free (or a failed allocation).  Never more than this
  * process holds there: the excess is a caller bug, clamped and reported once on stderr. */
-static inline void accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes)
+static inline __attribute__((always_inline)) void
+accounting_release(struct accounting *a, unsigned gpu, uint64_t bytes)
 {
-	if (!a->r || gpu >= ACCOUNTING_MAX_GPUS || bytes == 0)
+	struct accounting_region *r = a->r;
+	if (!r || gpu >= ACCOUNTING_MAX_GPUS || bytes == 0)
 		return;
 	struct accounting_slot *s = accounting_self(a);
 	uint64_t take = s ? accounting_sub_clamped(&s->bytes[gpu], bytes) : 0;
 	if (take < bytes)
 		accounting_warn(0);
 	/* Share first, then the total: the same safe side as reserve. */
-	if (take && accounting_sub_clamped(&a->r->gpu[gpu].used, take) < take)
+	if (take && accounting_sub_clamped(&r->gpu[gpu].used, take) < take)
 		accounting_warn(1);
 }
 

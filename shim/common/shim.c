@@ -45,6 +45,15 @@ int shim_slot(const struct shim_lib *l, const char *name)
 	return forward_slot(l->fwd, name);
 }
 
+void *const *shim_lower_where(const struct shim_lib *l, const char *name, void *const **cache)
+{
+	static void *const none = NULL;
+	int i = shim_slot(l, name);
+	void *const *w = i < 0 ? &none : &l->fwd->lower[i];
+	__atomic_store_n(cache, w, __ATOMIC_RELAXED);
+	return w;
+}
+
 void *shim_lower_fn(const struct shim_lib *l, const char *name)
 {
 	if (__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) != SHIM_READY)

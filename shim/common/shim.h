@@ -99,19 +99,23 @@ int shim_slot(const struct shim_lib *l, const char *name);
 void *shim_lower_fn(const struct shim_lib *l, const char *name);
 
 /* The lower driver's function NAME of library L (a struct shim_lib), typed as NAME
- * (declare its prototype), or NULL when the lower lacks it or L is not ready.  The
- * slot is looked up once per call site (a benign race: every thread stores the same
- * value), so the hot path is two loads. */
+ * (declare its prototype), or NULL when the lower lacks it or L is not ready.  Where
+ * its pointer lives (its slot of fwd->lower) is looked up once per call site (a benign
+ * race: every thread stores the same value), so the hot path is two loads: the place,
+ * then the pointer (written by start-up before the state became READY). */
 #define SHIM_LOWER(l, name)                                                               \
 	(__extension__({                                                                  \
-		static int slot_plus1_;                                                   \
-		int s_ = __atomic_load_n(&slot_plus1_, __ATOMIC_RELAXED);                 \
-		if (__builtin_expect(s_ == 0, 0)) {                                       \
-			s_ = shim_slot(&(l), #name) + 1;                                  \
-			__atomic_store_n(&slot_plus1_, s_ ? s_ : -1, __ATOMIC_RELAXED);   \
-		}                                                                         \
-		(__typeof__(&name))(s_ > 0 ? (l).fwd->lower[s_ - 1] : NULL);              \
+		static void *const *where_;                                               \
+		void *const *w_ = __atomic_load_n(&where_, __ATOMIC_RELAXED);            \
+		if (__builtin_expect(w_ == NULL, 0))                                      \
+			w_ = shim_lower_where(&(l), #name, &where_);                      \
+		(__typeof__(&name))*w_;                                                   \
 	}))
+
+/* SHIM_LOWER's first look at a call site: where the lower's function of name is kept
+ * (a word that stays NULL for a name the export list lacks), stored to *cache too. */
+__attribute__((cold)) void *const *shim_lower_where(const struct shim_lib *l, const char *name,
+						     void *const **cache);
 
 /* One line on stderr, "vgpu shim (SONAME): ...", written with one write(2); newlines
  * in the text become blanks. */

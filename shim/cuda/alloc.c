@@ -22,7 +22,6 @@
 
 /* The lower driver's functions used here, by their real signatures (SHIM_LOWER types
  * its result with these). */
-CUresult cuCtxGetCurrent(CUcontext *pctx);
 CUresult cuStreamGetCtx(CUstream hStream, CUcontext *pctx);
 CUresult cuStreamGetDevice(CUstream hStream, CUdevice *device);
 CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize);
@@ -69,19 +68,17 @@ struct ptrtable shim_allocations;
 
 /* --- reserving and giving back ------------------------------------------------------------- */
 
-/* The cap of virtual GPU v, as vcuda_cap answers: a cap in bytes, or none, read here
- * (on every allocation); a percent (resolved once per sandbox) by vcuda_cap. */
-static inline uint64_t cap_of(unsigned v, int ordinal)
+/* reserve with an oom-after rule (docs/faults.md): a limit over the whole sandbox that,
+ * unlike a cap, no memory query shows.  Out of line: no such rule is the common case. */
+static __attribute__((noinline, cold)) int reserve_oom(unsigned v, int ordinal, uint64_t bytes)
 {
-	const struct vdev *d = &shim_cuda.vdevs.dev[v];
-	switch (d->memory.kind) {
-	case POLICY_MEMORY_BYTES:
-		return d->memory.bytes;
-	case POLICY_MEMORY_PERCENT:
-		return vcuda_cap(v, ordinal);
-	default:
-		return VDEV_NO_CAP; /* vdev_cap's answer for no cap */
+	if (fault_oom_reserve(&shim_cuda, bytes) != 0)
+		return -1;
+	if (accounting_reserve(vcuda_accounting(), v, bytes, vcuda_cap(v, ordinal)) != 0) {
+		fault_oom_release(&shim_cuda, bytes);
+		return -1;
 	}
+	return 0;
 }
 
 /* reserve and unreserve: alloc_reserve and alloc_unreserve, inlined where they are
@@ -89,17 +86,9 @@ static inline uint64_t cap_of(unsigned v, int ordinal)
  * calls the functions below. */
 static inline __attribute__((always_inline)) int reserve(unsigned v, int ordinal, uint64_t bytes)
 {
-	/* oom-after (docs/faults.md): a limit over the whole sandbox that, unlike a cap,
-	 * no memory query shows.  No such rule (the common case): one predictable branch. */
-	int oom = shim_cuda.hook.oom_rule != 0;
-	if (oom && fault_oom_reserve(&shim_cuda, bytes) != 0)
-		return -1;
-	if (accounting_reserve(vcuda_accounting(), v, bytes, cap_of(v, ordinal)) != 0) {
-		if (oom)
-			fault_oom_release(&shim_cuda, bytes);
-		return -1;
-	}
-	return 0;
+	if (__builtin_expect(shim_cuda.hook.oom_rule != 0, 0))
+		return reserve_oom(v, ordinal, bytes);
+	return accounting_reserve(vcuda_accounting(), v, bytes, vcuda_cap(v, ordinal));
 }
 
 static inline __attribute__((always_inline)) void unreserve(unsigned v, uint64_t bytes)
@@ -140,13 +129,19 @@ void alloc_give_back(const struct ptr_entry *e)
 	}
 }
 
-int alloc_track(const struct ptr_entry *e)
+/* alloc_track, inlined where it is hottest (finish: every allocation). */
+static inline __attribute__((always_inline)) int track(const struct ptr_entry *e)
 {
 	struct ptr_entry stale;
 	int r = ptrtable_insert(&shim_allocations, e, &stale);
-	if (r == 1)
+	if (__builtin_expect(r == 1, 0))
 		alloc_give_back(&stale);
 	return r < 0 ? -1 : 0;
+}
+
+int alloc_track(const struct ptr_entry *e)
+{
+	return track(e);
 }
 
 void alloc_put_back(const struct ptr_entry *e)
@@ -156,17 +151,17 @@ void alloc_put_back(const struct ptr_entry *e)
 	(void)alloc_track(e);
 }
 
-/* After a free-like lower call: the entry taken before it is given back, or put back
- * when the lower refused. */
+/* After a free-like lower call (cuMemFree*, cuArrayDestroy, cuMipmappedArrayDestroy):
+ * the entry taken before it is given back, or put back when the lower refused.  Those
+ * entries (device pointers, arrays) hold their own bytes: alloc_give_back's case for
+ * them, without the switch. */
 static inline __attribute__((always_inline)) void settle(int taken, const struct ptr_entry *e,
 							 CUresult r)
 {
 	if (!taken)
 		return;
-	if (r == CUDA_SUCCESS && e->kind == PTR_DEVICE)
-		unreserve(e->vdev, e->bytes); /* cuMemFree's case, without the switch */
-	else if (r == CUDA_SUCCESS)
-		alloc_give_back(e);
+	if (r == CUDA_SUCCESS)
+		unreserve(e->vdev, e->bytes);
 	else
 		alloc_put_back(e);
 }
@@ -193,7 +188,7 @@ static void add_to_sweep(const struct ptr_entry *e, void *arg)
 
 void alloc_context_gone(uint64_t ctx)
 {
-	alloc_contexts_changed();
+	vcuda_contexts_changed();
 	if (!ctx)
 		return;
 	struct context_sweep s = { .ctx = ctx };
@@ -212,42 +207,12 @@ struct target {
 	uint64_t ctx;   /* the context whose destruction frees the allocation */
 };
 
-/* The current context's device, cached per thread: the lower's cuCtxGetCurrent is a
- * thread-local read, its cuCtxGetDevice may take a lock.  The cache holds while no
- * context has gone away since (a new context may get a destroyed one's address). */
-static unsigned contexts_generation = 1;
-static __thread struct {
-	CUcontext ctx;
-	unsigned generation;
-	int ordinal;
-	unsigned vdev;
-} current_cache;
-
-void alloc_contexts_changed(void)
-{
-	__atomic_add_fetch(&contexts_generation, 1, __ATOMIC_RELEASE);
-}
-
 /* 0 with *t filled, -1 when the shim cannot tell (the lower will say why). */
 static inline __attribute__((always_inline)) int current_target(struct target *t)
 {
-	CUresult (*get)(CUcontext *) = SHIM_LOWER(shim_cuda, cuCtxGetCurrent);
-	CUcontext ctx = NULL;
-	if (!get || get(&ctx) != CUDA_SUCCESS || !ctx)
+	CUcontext ctx;
+	if (vcuda_current_ctx(&ctx, &t->ordinal, &t->vdev) != 0)
 		return -1;
-	unsigned gen = __atomic_load_n(&contexts_generation, __ATOMIC_ACQUIRE);
-	if (current_cache.ctx != ctx || current_cache.generation != gen) {
-		int ordinal;
-		unsigned v;
-		if (vcuda_current(&ordinal, &v) != CUDA_SUCCESS)
-			return -1;
-		current_cache.ctx = ctx;
-		current_cache.generation = gen;
-		current_cache.ordinal = ordinal;
-		current_cache.vdev = v;
-	}
-	t->vdev = current_cache.vdev;
-	t->ordinal = current_cache.ordinal;
 	t->ctx = KEY(ctx);
 	return 0;
 }
@@ -334,7 +299,7 @@ static inline __attribute__((always_inline)) CUresult finish(CUresult r, const s
 	}
 	struct ptr_entry e = { .key = key, .bytes = bytes, .owner = t->ctx, .kind = (uint8_t)kind,
 			       .vdev = (uint8_t)t->vdev };
-	if (alloc_track(&e) != 0) {
+	if (track(&e) != 0) {
 		undo(key);
 		alloc_unreserve(t->vdev, bytes);
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1131,7 +1096,7 @@ static void after_fork_child(void)
 {
 	ptrtable_forget_all(&shim_allocations);
 	context_forget_after_fork();
-	alloc_contexts_changed();
+	vcuda_contexts_changed();
 }
 
 __attribute__((constructor)) static void register_fork_handler(void)

@@ -45,8 +45,4 @@ SHIM_HIDDEN void alloc_context_gone(uint64_t ctx);
 /* After fork, in the child: nothing of the parent's is this process's. */
 SHIM_HIDDEN void context_forget_after_fork(void);
 
-/* The context cache: a context destroyed or reset makes every thread look its
- * device up again (a new context may get the old one's address). */
-SHIM_HIDDEN void alloc_contexts_changed(void);
-
 #endif

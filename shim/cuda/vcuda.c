@@ -51,7 +51,32 @@ CUresult vcuda_current(int *ordinal, unsigned *vdev)
 	return CUDA_SUCCESS;
 }
 
-uint64_t vcuda_cap(unsigned v, int ordinal)
+__thread struct vcuda_current_cache vcuda_current_cache;
+unsigned vcuda_contexts_generation = 1;
+
+void vcuda_contexts_changed(void)
+{
+	__atomic_add_fetch(&vcuda_contexts_generation, 1, __ATOMIC_RELEASE);
+}
+
+int vcuda_current_miss(CUcontext ctx, unsigned gen)
+{
+	int ordinal;
+	unsigned v;
+	if (vcuda_current(&ordinal, &v) != CUDA_SUCCESS)
+		return -1;
+	vcuda_current_cache.ctx = ctx;
+	vcuda_current_cache.generation = gen;
+	vcuda_current_cache.ordinal = ordinal;
+	vcuda_current_cache.vdev = v;
+	return 0;
+}
+
+uint64_t vcuda_caps_known[VDEV_MAX];
+
+/* The cap now: a percent not resolved yet is resolved here (or, when the lower cannot
+ * say the physical total, none for now). */
+static uint64_t cap_now(unsigned v, int ordinal)
 {
 	const struct vdev *d = &shim_cuda.vdevs.dev[v];
 	if (d->memory.kind != POLICY_MEMORY_PERCENT)
@@ -71,6 +96,15 @@ uint64_t vcuda_cap(unsigned v, int ordinal)
 	__atomic_compare_exchange_n(&r->gpu[v].cap_resolved, &expected, mine, 0,
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	return expected ? expected : mine;
+}
+
+uint64_t vcuda_cap_resolve(unsigned v, int ordinal)
+{
+	uint64_t cap = cap_now(v, ordinal);
+	/* A percent that could not be resolved (no cap for now) is asked again. */
+	if (shim_cuda.vdevs.dev[v].memory.kind != POLICY_MEMORY_PERCENT || cap != VDEV_NO_CAP)
+		__atomic_store_n(&vcuda_caps_known[v], cap, __ATOMIC_RELAXED);
+	return cap;
 }
 
 /* setenv / unsetenv: value NULL removes the variable. */
@@ -238,9 +272,10 @@ SHIM_API CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
 static CUresult mem_info_view(size_t *free_bytes, size_t *total_bytes)
 {
 	CUresult r = SHIM_LOWER(shim_cuda, cuMemGetInfo_v2)(free_bytes, total_bytes);
+	CUcontext ctx;
 	int ordinal;
 	unsigned v;
-	if (r != CUDA_SUCCESS || vcuda_current(&ordinal, &v) != CUDA_SUCCESS)
+	if (r != CUDA_SUCCESS || vcuda_current_ctx(&ctx, &ordinal, &v) != 0)
 		return r;
 	uint64_t cap = vcuda_cap(v, ordinal);
 	if (cap == VDEV_NO_CAP)
