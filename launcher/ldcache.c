@@ -386,6 +386,25 @@ static void stable_sort(struct ldcache_entry *e, size_t lo, size_t hi)
 		merge(e, lo, mid, hi);
 }
 
+/* size (below 2^32) plus every entry's key and value with their NULs, or 0 when an
+ * entry lacks one or the file would pass 4 GiB - 1 (its offsets are 32-bit). */
+static size_t with_strings(uint64_t size, const struct ldcache_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].key || !e[i].value)
+			return 0;
+		/* size is below 2^32 before each addition and a string is shorter than
+		 * half the address space, so the 64-bit sum cannot wrap. */
+		size += strlen(e[i].key) + 1;
+		if (size > UINT32_MAX)
+			return 0;
+		size += strlen(e[i].value) + 1;
+		if (size > UINT32_MAX)
+			return 0;
+	}
+	return (size_t)size;
+}
+
 /* The file is at most 4 GiB - 1 long: its offsets are 32-bit.  0 means the
  * entries cannot make a cache (a NULL string, or too big). */
 size_t ldcache_size(const struct ldcache_entry *entries, size_t n)
@@ -394,20 +413,7 @@ size_t ldcache_size(const struct ldcache_entry *entries, size_t n)
 		return 0;
 	if (n > (UINT32_MAX - NEW_HEADER) / NEW_ENTRY)
 		return 0;
-	uint64_t size = NEW_HEADER + (uint64_t)n * NEW_ENTRY;
-	for (size_t i = 0; i < n; i++) {
-		if (!entries[i].key || !entries[i].value)
-			return 0;
-		/* size is below 2^32 before each addition and a string is shorter
-		 * than half the address space, so the 64-bit sum cannot wrap. */
-		size += strlen(entries[i].key) + 1;
-		if (size > UINT32_MAX)
-			return 0;
-		size += strlen(entries[i].value) + 1;
-		if (size > UINT32_MAX)
-			return 0;
-	}
-	return (size_t)size;
+	return with_strings(NEW_HEADER + (uint64_t)n * NEW_ENTRY, entries, n);
 }
 
 /* Entry e in slot i of the new table in buf, its key then value at *str (from the
@@ -502,20 +508,7 @@ size_t ldcache_insert_size(const unsigned char *buf, size_t len,
 	if (n > (UINT32_MAX - NEW_HEADER) / NEW_ENTRY - s.count)
 		return 0;
 	uint64_t size = NEW_HEADER + (uint64_t)(s.count + n) * NEW_ENTRY + s.strsize;
-	if (size > UINT32_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!add[i].key || !add[i].value)
-			return 0;
-		/* As in ldcache_size: below 2^32 before each addition, so no wrap. */
-		size += strlen(add[i].key) + 1;
-		if (size > UINT32_MAX)
-			return 0;
-		size += strlen(add[i].value) + 1;
-		if (size > UINT32_MAX)
-			return 0;
-	}
-	return (size_t)size;
+	return size > UINT32_MAX ? 0 : with_strings(size, add, n);
 }
 
 /* Entry i of the spliced cache (its strings checked by splice_source). */
