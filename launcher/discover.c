@@ -58,8 +58,6 @@ static const char *const ollama_dir_globs[] = {
  * or a pattern's parent and a standard directory, are often the same directory, and
  * reading one costs the kernel about half a microsecond an entry (ext4), which is
  * most of vgpu-run's start-up (docs/performance.md). */
-#define MAX_DIRS_READ 256
-
 struct listing {
 	dev_t dev;
 	ino_t ino;
@@ -72,8 +70,8 @@ struct search {
 	dev_t own_dev[2 * LIB_COUNT]; /* our shim and emulator files: never "the driver" */
 	ino_t own_ino[2 * LIB_COUNT];
 	unsigned nown;
-	struct listing dirs[MAX_DIRS_READ];
-	unsigned ndirs;
+	struct listing *dirs;  /* every directory read, however many LD_LIBRARY_PATH names */
+	unsigned ndirs, dirs_cap;
 	/* Every listing, one after another: one allocation, not one per directory (each
 	 * was an mmap and a munmap). */
 	unsigned char *arena;
@@ -203,34 +201,40 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-#define for_each_dirent(de, s, l) \
-	for (const struct linux_dirent64 *de = (const void *)((s)->arena + (l)->off); \
-	     (const unsigned char *)de < (s)->arena + (l)->off + (l)->len; \
-	     de = (const void *)((const unsigned char *)de + de->d_reclen))
+/* The entry at offset off of the arena.  Listings are walked by offset, not pointer:
+ * a pattern's listing is walked while deeper directories are read, and reading one
+ * may move the arena. */
+static const struct linux_dirent64 *dirent_at(const struct search *s, size_t off)
+{
+	return (const struct linux_dirent64 *)(s->arena + off);
+}
 
-/* The directory's entries, read the first time any rule names it; NULL when it
- * cannot be read (missing, not a directory, no permission): nothing to cover there. */
-static struct listing *list_dir(struct search *s, const char *dir)
+/* The directory's listing (an index into s->dirs), read the first time any rule names
+ * it; -1 when it cannot be read (missing, not a directory, no permission): nothing to
+ * cover there. */
+static int list_dir(struct search *s, const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	for (unsigned i = 0; i < s->ndirs; i++) {
 		if (s->dirs[i].dev == st.st_dev && s->dirs[i].ino == st.st_ino) {
 			close(fd);
-			return &s->dirs[i];
+			return (int)i;
 		}
 	}
-	if (s->ndirs == MAX_DIRS_READ)
-		die("more than %d directories to search for the NVIDIA driver (at %s); "
-		    "check LD_LIBRARY_PATH and the policy's driver-path", MAX_DIRS_READ, dir);
-	struct listing *l = &s->dirs[s->ndirs++];
-	*l = (struct listing){ .dev = st.st_dev, .ino = st.st_ino, .off = s->arena_len };
+	if (s->ndirs == s->dirs_cap) {
+		s->dirs_cap = s->dirs_cap ? 2 * s->dirs_cap : 64;
+		s->dirs = realloc(s->dirs, s->dirs_cap * sizeof *s->dirs);
+		if (!s->dirs)
+			die("out of memory reading %s", dir);
+	}
+	size_t off = s->arena_len;
 	/* getdents64 with a large buffer rather than readdir(3), which reads 2 KiB at a
 	 * time: the big directories hold thousands of entries. */
 	for (;;) {
@@ -246,18 +250,22 @@ static struct listing *list_dir(struct search *s, const char *dir)
 		s->arena_len += (size_t)n;
 	}
 	close(fd);
-	l->len = s->arena_len - l->off;
-	return l;
+	s->dirs[s->ndirs] = (struct listing){
+		.dev = st.st_dev, .ino = st.st_ino, .off = off, .len = s->arena_len - off,
+	};
+	return (int)s->ndirs++;
 }
 
 static void search_dir(struct search *s, const char *dir, const char *rule)
 {
-	struct listing *l = list_dir(s, dir);
-	if (!l || l->searched)
+	int i = list_dir(s, dir);
+	if (i < 0 || s->dirs[i].searched)
 		return;
-	l->searched = 1;
+	s->dirs[i].searched = 1;
 	char path[PATH_MAX];
-	for_each_dirent(de, s, l) {
+	for (size_t off = s->dirs[i].off, end = off + s->dirs[i].len; off < end;) {
+		const struct linux_dirent64 *de = dirent_at(s, off);
+		off += de->d_reclen;
 		enum driver_lib lib;
 		if (!lib_of_name(de->d_name, &lib))
 			continue;
@@ -290,16 +298,19 @@ static void search_pattern(struct search *s, const char *dir, const char *rest)
 			search_pattern(s, path, next);
 		return;
 	}
-	const struct listing *l = list_dir(s, dir);
-	if (!l)
+	int i = list_dir(s, dir);
+	if (i < 0)
 		return;
-	for_each_dirent(de, s, l) {
+	for (size_t off = s->dirs[i].off, end_off = off + s->dirs[i].len; off < end_off;) {
+		const struct linux_dirent64 *de = dirent_at(s, off);
+		off += de->d_reclen;
 		/* A directory, or what may lead to one (a link; a file system that does
 		 * not give types): opening it as one decides. */
 		if (de->d_type != DT_DIR && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
 			continue;
 		if (fnmatch(part, de->d_name, FNM_PERIOD) != 0)
 			continue;
+		/* de is not used past this point: the next level may move the arena. */
 		if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
 			search_pattern(s, path, next);
 	}
@@ -362,6 +373,7 @@ void discover_driver(const struct policy *p, const char *lib_dir, struct discove
 	search_globs(&s);
 	search_path_list(&s, getenv("LD_LIBRARY_PATH"), "LD_LIBRARY_PATH");
 	free(s.arena);
+	free(s.dirs);
 }
 
 const struct driver_file *discover_lower(const struct discovery *d, enum driver_lib lib)

@@ -125,6 +125,21 @@ covered() { # PATH...
 	refute_line --partial "targets/.hidden/lib/libcuda.so.$DRIVER_VERSION"
 }
 
+@test "a pattern's directories hold thousands of other files: discovery still reads them all (its buffer grows mid-walk)" {
+	run in_fixture none "$INSTALL_AS"'
+		fixture_overlay /usr/local usrlocal
+		for v in 99.8 99.9; do
+			lib=/usr/local/cuda-$v/targets/x86_64-linux/lib
+			install_as "$lib" "$DRIVER_VERSION"
+			(cd "$lib" && seq -f "libfiller-with-a-long-name-%05g.so" 1 6000 | xargs touch)
+		done
+		vgpu --dry-run -- true
+	'
+	assert_success
+	assert_line --regexp "/usr/local/cuda-99\.8/targets/x86_64-linux/lib/libcuda\.so\.$DRIVER_VERSION.*Ollama glob"
+	assert_line --regexp "/usr/local/cuda-99\.9/targets/x86_64-linux/lib/libcuda\.so\.$DRIVER_VERSION.*Ollama glob"
+}
+
 @test "policy driver-path: a directory only the policy names is covered, and is the lower driver" {
 	run in_fixture ldpath '
 		printf "driver-path = %s\n" "$DRIVER_DIR" >"$SCRATCH/p.conf"
