@@ -505,7 +505,8 @@ size_t ldcache_insert_size(const unsigned char *buf, size_t len,
 	struct splice s;
 	if ((n && !add) || !splice_source(buf, len, &s))
 		return 0;
-	if (n > (UINT32_MAX - NEW_HEADER) / NEW_ENTRY - s.count)
+	const size_t max_entries = (UINT32_MAX - NEW_HEADER) / NEW_ENTRY;
+	if (s.count > max_entries || n > max_entries - s.count)
 		return 0;
 	uint64_t size = NEW_HEADER + (uint64_t)(s.count + n) * NEW_ENTRY + s.strsize;
 	return size > UINT32_MAX ? 0 : with_strings(size, add, n);
