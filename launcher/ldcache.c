@@ -473,7 +473,43 @@ struct splice {
 	size_t count;    /* its entries */
 	size_t strings;  /* the string table, from h */
 	size_t strsize;  /* its length */
+	size_t ext;      /* the extension directory kept (0: left out), to the file's end */
 };
+
+/* Extension section tags (glibc's dl-cache.h): the generator string; the glibc-hwcaps
+ * subdirectory names, an array of uint32 string offsets. */
+#define EXT_TAG_GENERATOR 0
+#define EXT_TAG_GLIBC_HWCAPS 1
+
+/* Whether the extension directory at ext can be kept as it is, moved as a block: the
+ * layout ldconfig writes for a new-format file.  The directory and every section lie
+ * after the string table (then one offset change moves them all), no section is of a
+ * kind we do not know (it could hold offsets we would not move), and each glibc-hwcaps
+ * name is a string of the string table (which moves with the entries' strings).
+ * extension_ok has checked the directory and the sections against the file. */
+static bool extension_movable(const struct splice *s, size_t ext)
+{
+	const unsigned char *buf = s->c.buf;
+	if (s->h != 0 || ext < s->strings + s->strsize)
+		return false;
+	uint32_t count = rd32(buf + ext + 4);
+	for (uint32_t i = 0; i < count; i++) {
+		const unsigned char *sec = buf + ext + EXT_HEADER + (size_t)i * EXT_SECTION;
+		uint32_t tag = rd32(sec), off = rd32(sec + 8), size = rd32(sec + 12);
+		if (off < ext || (tag != EXT_TAG_GENERATOR && tag != EXT_TAG_GLIBC_HWCAPS))
+			return false;
+		if (tag != EXT_TAG_GLIBC_HWCAPS)
+			continue;
+		if (size % 4 != 0)
+			return false;
+		for (uint32_t j = 0; j < size / 4; j++) {
+			uint32_t name = rd32(buf + off + 4 * (size_t)j);
+			if (name < s->strings || name - s->strings >= s->strsize)
+				return false;
+		}
+	}
+	return true;
+}
 
 static bool splice_source(const unsigned char *buf, size_t len, struct splice *s)
 {
@@ -496,6 +532,10 @@ static bool splice_source(const unsigned char *buf, size_t len, struct splice *s
 		    value < s->strings || value - s->strings >= s->strsize)
 			return false;
 	}
+	/* Without its extension a glibc-hwcaps entry names no subdirectory and the loader
+	 * skips it: kept when it can be. */
+	uint32_t ext = rd32(buf + s->h + NEW_EXTENSION);
+	s->ext = ext != 0 && extension_movable(s, ext) ? ext : 0;
 	return true;
 }
 
@@ -509,7 +549,14 @@ size_t ldcache_insert_size(const unsigned char *buf, size_t len,
 	if (s.count > max_entries || n > max_entries - s.count)
 		return 0;
 	uint64_t size = NEW_HEADER + (uint64_t)(s.count + n) * NEW_ENTRY + s.strsize;
-	return size > UINT32_MAX ? 0 : with_strings(size, add, n);
+	size = size > UINT32_MAX ? 0 : with_strings(size, add, n);
+	if (size && s.ext) {
+		/* The extension after the strings, at a multiple of 4 as ldconfig puts it. */
+		size = ((size + 3) & ~(uint64_t)3) + (len - s.ext);
+		if (size > UINT32_MAX)
+			return 0;
+	}
+	return (size_t)size;
 }
 
 /* Entry i of the spliced cache (its strings checked by splice_source). */
@@ -553,11 +600,13 @@ long ldcache_insert(const unsigned char *buf, size_t len, struct ldcache_entry *
 	size_t table_end = NEW_HEADER + total * NEW_ENTRY;
 	/* The table grows by n entries: every string of the cache moves by that much. */
 	uint32_t shift = (uint32_t)(n * NEW_ENTRY);
+	size_t ext_len = s.ext ? len - s.ext : 0;
+	size_t ext = s.ext ? size - ext_len : 0;
 	memset(out, 0, NEW_HEADER);
 	memcpy(out, NEW_MAGIC, sizeof NEW_MAGIC - 1);
 	wr32(out + NEW_COUNT, (uint32_t)total);
-	wr32(out + NEW_STRLEN, (uint32_t)(size - table_end));
 	out[NEW_FLAGS] = NEW_ENDIAN_LITTLE;
+	wr32(out + NEW_EXTENSION, (uint32_t)ext);
 	memcpy(out + table_end, buf + s.h + s.strings, s.strsize);
 
 	size_t str = table_end + s.strsize, from = 0, k = 0;
@@ -579,5 +628,24 @@ long ldcache_insert(const unsigned char *buf, size_t len, struct ldcache_entry *
 		put_entry(out, k++, &add[j], &str);
 	}
 	copy_entries(&s, from, s.count, out, k, shift);
+	wr32(out + NEW_STRLEN, (uint32_t)(str - table_end));
+
+	if (s.ext) {
+		/* The padding to the directory, then the directory and its sections as one
+		 * block: their offsets (from the file's start) move with it, the hwcaps
+		 * names' string offsets with the strings. */
+		memset(out + str, 0, ext - str);
+		memcpy(out + ext, buf + s.ext, ext_len);
+		uint32_t count = rd32(out + ext + 4);
+		for (uint32_t i = 0; i < count; i++) {
+			unsigned char *sec = out + ext + EXT_HEADER + (size_t)i * EXT_SECTION;
+			uint32_t off = rd32(sec + 8) - (uint32_t)s.ext + (uint32_t)ext;
+			wr32(sec + 8, off);
+			if (rd32(sec) != EXT_TAG_GLIBC_HWCAPS)
+				continue;
+			for (uint32_t j = 0; j < rd32(sec + 12) / 4; j++)
+				wr32(out + off + 4 * (size_t)j, rd32(out + off + 4 * (size_t)j) + shift);
+		}
+	}
 	return (long)size;
 }

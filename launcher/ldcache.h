@@ -90,7 +90,11 @@ long ldcache_write(struct ldcache_entry *entries, size_t n, unsigned char *buf, 
  * not a cache at all: ldcache_parse says which) or an added entry is bad; then
  * ldcache_write over the parsed entries is the way.  ldcache_insert returns the
  * length, or -1 (errno ERANGE when outlen is too small, EINVAL when the size is 0).
- * Like ldcache_write, no extension directory is written. */
+ * The extension directory (the generator string, the glibc-hwcaps subdirectory names)
+ * is kept, moved with its offsets, when it is laid out as ldconfig writes it for a
+ * new-format file and holds only those two kinds of section; otherwise it is left out,
+ * as by ldcache_write, and glibc-hwcaps entries then name no subdirectory (the loader
+ * skips them for the plain entry of the same name). */
 size_t ldcache_insert_size(const unsigned char *buf, size_t len,
 			   const struct ldcache_entry *add, size_t n);
 long ldcache_insert(const unsigned char *buf, size_t len, struct ldcache_entry *add, size_t n,

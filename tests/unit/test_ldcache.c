@@ -996,6 +996,71 @@ static bool splice_matches_rewrite(const unsigned char *buf, size_t len, unsigne
 	return ok;
 }
 
+/* `ldconfig -p -C file` as it prints, without the first line (the count) and without
+ * the lines of the spliced-in entries (their values are under /opt/vgpu/). */
+static char *ldconfig_text(const char *file)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "%s -p -C '%s' 2>&1", ldconfig, file);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 20, n = 0;
+	char *text = malloc(cap), line[8192];
+	bool first = true;
+	while (text && fgets(line, sizeof line, f)) {
+		size_t l = strlen(line);
+		if (first || strstr(line, "=> /opt/vgpu/") || n + l >= cap) {
+			first = false;
+			continue;
+		}
+		memcpy(text + n, line, l);
+		n += l;
+	}
+	if (pclose(f) != 0 || !text) {
+		free(text);
+		return NULL;
+	}
+	text[n] = 0;
+	return text;
+}
+
+/* Spliced, a cache says all it said before to ldconfig -p (its generator line, the
+ * glibc-hwcaps subdirectory of each such entry), and the loader picks the same
+ * glibc-hwcaps library through it. */
+static void check_extension_kept(const struct made *m, int f, const unsigned char *out, size_t len)
+{
+	char *before = ldconfig_text(m->path[f]);
+	char *after = write_file(tmp_path("spliced"), out, len) ? ldconfig_text(tmp_path("spliced")) : NULL;
+	CHECK(before && after && strcmp(before, after) == 0,
+	      "%s cache + 3 entries: ldconfig -p prints the rest exactly as before (generator, hwcaps)",
+	      cache_names[f]);
+	if (f == HWCAPS && before) {
+		CHECK(strstr(before, "hwcap: \"x86-64-v") != NULL,
+		      "%s cache: ldconfig -p names glibc-hwcaps subdirectories to compare", cache_names[f]);
+		const char *skip = NULL;
+		char *want = loader_sees(m->path[f], "libvgpuhw.so.1", &skip);
+		char *got = want ? loader_sees(tmp_path("spliced"), "libvgpuhw.so.1", &skip) : NULL;
+		if (!got) {
+			CHECK_SKIP("the loader check: %s", skip ? skip : "?");
+		} else {
+			/* "libvgpuhw.so.1 => PATH (0xADDRESS)": the address differs run to run. */
+			const char *w = strstr(want, "libvgpuhw.so.1 =>"), *g = strstr(got, "libvgpuhw.so.1 =>");
+			const char *wend = w ? strstr(w, " (0x") : NULL;
+			size_t wl = wend ? (size_t)(wend - w) : 0;
+			CHECK(wend && g && strncmp(w, g, wl) == 0 && strncmp(g + wl, " (0x", 4) == 0,
+			      "the loader resolves libvgpuhw.so.1 to the same file through the spliced "
+			      "cache (%.*s)", (int)wl, w ? w : "");
+			printf("# the loader's choice: %.*s (%s)\n", (int)wl, w ? w : "",
+			       w && strstr(w, "glibc-hwcaps") ? "a glibc-hwcaps subdirectory" : "no subdirectory this CPU takes");
+		}
+		free(want);
+		free(got);
+	}
+	free(before);
+	free(after);
+}
+
 static void test_insert(const struct made *m)
 {
 	char why[1024];
@@ -1022,6 +1087,9 @@ static void test_insert(const struct made *m)
 				      check_against_ldconfig(tmp_path("spliced"), &l, why, sizeof why),
 			      "%s cache + 3 entries: ldconfig -p reads the spliced cache (%s)", cache_names[f], why);
 			free(l.e);
+			/* The combined form's extension is left out (as ldcache_write does). */
+			if (f != 2)
+				check_extension_kept(m, f, out, len);
 		}
 		if (ok) {
 			errno = 0;
@@ -1029,6 +1097,26 @@ static void test_insert(const struct made *m)
 			      "%s cache: a buffer one byte short: -1, ERANGE", cache_names[f]);
 		}
 		free(out);
+	}
+
+	/* An extension with a section of a kind we do not know could hold offsets we
+	 * would not move: the splice leaves the extension out (the entries still count). */
+	if (m->buf[HWCAPS] && rd32_le(m->buf[HWCAPS] + 32) != 0) {
+		size_t hl = m->len[HWCAPS];
+		unsigned char *odd = malloc(hl);
+		memcpy(odd, m->buf[HWCAPS], hl);
+		put32(odd, rd32_le(odd + 32) + 8, 7);  /* the first section's tag */
+		struct ldcache_entry add1[1] = { splice_add[0] };
+		size_t need = ldcache_insert_size(odd, hl, add1, 1);
+		unsigned char *out = need ? malloc(need) : NULL;
+		struct list l = { 0 };
+		CHECK(out && ldcache_insert(odd, hl, add1, 1, out, need) == (long)need &&
+		      rd32_le(out + 32) == 0 && parse_list(out, need, &l) == 0 && l.n > 1,
+		      "an extension section of an unknown kind: the splice leaves the extension out "
+		      "(%zu entries)", l.n);
+		free(l.e);
+		free(out);
+		free(odd);
 	}
 
 	/* Shapes ldconfig does not write: not spliced, so never spliced wrong. */
