@@ -4,7 +4,8 @@
  *   1. inside a vgpu-run sandbox (runtime_dir_find), the canonical policy there: its
  *      [gpu] sections with device = emulated:PROFILE, in order (none: one GPU of the
  *      policy's emulate profile), its `launch` and `driver-version`; the environment
- *      is not read (every process of the sandbox must see the same machine);
+ *      is not read (every process of the sandbox must see the same machine); then
+ *      the GPUs of RUNDIR/emulator-extra-gpus, if a test wrote one (extra_devices);
  *   2. else, loaded directly: VGPU_EMULATOR_DEVICES: profile keys separated by commas
  *      ("t4,h200"), or "none" for a machine without GPUs; unset or empty: one h200.
  *      The driver version is VGPU_EMULATOR_DRIVER_VERSION ("12080" or "12.8"), else
@@ -77,15 +78,10 @@ static int add_device(const char *key)
 	return 0;
 }
 
-/* "t4,h200" / "none" / "" */
-static void devices_from_env(const char *text)
+/* Adds the GPUs of "t4,h200" (what names the list, for the error); -1 when the list is
+ * bad (then no GPU at all). */
+static int add_devices(const char *text, const char *what)
 {
-	if (!text || !*text) {
-		add_device(POLICY_DEFAULT_PROFILE);
-		return;
-	}
-	if (strcmp(text, "none") == 0)
-		return;
 	const char *s = text;
 	for (;;) {
 		while (*s == ' ' || *s == '\t')
@@ -97,21 +93,60 @@ static void devices_from_env(const char *text)
 		char key[64];
 		if (m == 0 || m >= sizeof key) {
 			snprintf(config.error, sizeof config.error,
-				 "VGPU_EMULATOR_DEVICES='%.64s': expected profile names separated by commas",
-				 text);
+				 "%s='%.64s': expected profile names separated by commas", what, text);
 			config.ndevices = 0;
-			return;
+			return -1;
 		}
 		memcpy(key, s, m);
 		key[m] = '\0';
 		if (add_device(key) != 0) {
 			config.ndevices = 0;
-			return;
+			return -1;
 		}
 		if (s[n] == '\0')
 			break;
 		s += n + 1;
 	}
+	return 0;
+}
+
+/* "t4,h200" / "none" / "" */
+static void devices_from_env(const char *text)
+{
+	if (!text || !*text) {
+		add_device(POLICY_DEFAULT_PROFILE);
+		return;
+	}
+	if (strcmp(text, "none") == 0)
+		return;
+	add_devices(text, "VGPU_EMULATOR_DEVICES");
+}
+
+/* RUNDIR/emulator-extra-gpus, when there is one: more GPUs of the emulated machine, after
+ * the policy's (its first line: profile keys separated by commas, as
+ * VGPU_EMULATOR_DEVICES, blanks around them allowed).  vgpu-run never writes it: it is how a test gives the
+ * emulator GPUs that the sandbox's policy does not list, as a real machine has GPUs that
+ * a policy leaves out (the policy's GPU v is still the emulator's GPU v; the extra ones
+ * come after and are outside the shim's view).  0, or -1 with config.error set. */
+static int extra_devices(const char *dir)
+{
+	char path[4200], text[512];
+	snprintf(path, sizeof path, "%s/" EMU_EXTRA_GPUS_FILE, dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	int bad = ferror(f) || !feof(f);
+	fclose(f);
+	text[n] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	if (bad || !text[0]) {
+		snprintf(config.error, sizeof config.error,
+			 "%.3000s: expected profile names separated by commas", path);
+		config.ndevices = 0;
+		return -1;
+	}
+	return add_devices(text, path);
 }
 
 static int devices_from_policy(void)
@@ -145,6 +180,7 @@ static int devices_from_policy(void)
 	}
 	if (config.ndevices == 0)
 		add_device(pol.emulate_profile[0] ? pol.emulate_profile : POLICY_DEFAULT_PROFILE);
+	extra_devices(dir);
 	return 0;
 }
 

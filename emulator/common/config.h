@@ -3,10 +3,10 @@
  *
  * Inside a vgpu-run sandbox: the emulated GPUs of the canonical policy in the runtime
  * dir (shim/common/runtime_dir.h), so every process of the sandbox sees the same
- * machine whatever its environment.  Loaded directly (tests, ad-hoc use):
- * VGPU_EMULATOR_DEVICES="h200,t4" (default: one h200).  The driver version is 13000
- * unless VGPU_EMULATOR_DRIVER_VERSION says otherwise (e.g. 12080: test a program
- * against an older driver).  Read once per process, thread-safe. */
+ * machine whatever its environment (plus, for tests, those of EMU_EXTRA_GPUS_FILE).
+ * Loaded directly (tests, ad-hoc use): VGPU_EMULATOR_DEVICES="h200,t4" (default: one
+ * h200).  The driver version is 13000 unless VGPU_EMULATOR_DRIVER_VERSION says
+ * otherwise (e.g. 12080: test a program against an older driver).  Read once per process, thread-safe. */
 #ifndef VGPU_EMU_CONFIG_H
 #define VGPU_EMU_CONFIG_H
 
@@ -15,6 +15,10 @@
 #include "emulator/common/profiles.h"
 
 #define EMU_MAX_DEVICES 16
+
+/* In the runtime dir: GPUs of the emulated machine beyond the policy's, for tests of the
+ * shim's view ("l4,h200"; config.c, extra_devices).  vgpu-run never writes it. */
+#define EMU_EXTRA_GPUS_FILE "emulator-extra-gpus"
 
 struct emu_device_config {
 	const struct emu_profile *profile;

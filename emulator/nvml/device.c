@@ -464,3 +464,80 @@ NVML_API nvmlReturn_t nvmlDeviceGetInforomVersion(nvmlDevice_t device, nvmlInfor
 	}
 	return board_string(device, version, length, field);
 }
+
+/* --- topology ---------------------------------------------------------------------------
+ *
+ * The emulated machine's GPUs sit each on a PCI bus of its own (cfg->pci_bus), with no
+ * switch, host bridge or NUMA node known to be shared: any two of them are as far apart
+ * as NVML can say, NVML_TOPOLOGY_SYSTEM, and a GPU with itself is INTERNAL.  So the
+ * nearest GPUs of a device are every other GPU at SYSTEM, and none at a nearer level.
+ *
+ * Lists follow NVML's documented protocol: *count 0 asks (set to how many, SUCCESS);
+ * otherwise the handles are written when *count has room for them all.  For a nonzero
+ * *count that is too small NVML's documentation says nothing; the emulator answers as
+ * NVML's other list queries do: INSUFFICIENT_SIZE, nothing written, *count set to how
+ * many there are. */
+
+static int topology_level_known(nvmlGpuTopologyLevel_t level)
+{
+	switch (level) {
+	case NVML_TOPOLOGY_INTERNAL:
+	case NVML_TOPOLOGY_SINGLE:
+	case NVML_TOPOLOGY_MULTIPLE:
+	case NVML_TOPOLOGY_HOSTBRIDGE:
+	case NVML_TOPOLOGY_NODE:
+	case NVML_TOPOLOGY_SYSTEM: return 1;
+	}
+	return 0;
+}
+
+NVML_API nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t device1, nvmlDevice_t device2,
+							  nvmlGpuTopologyLevel_t *pathInfo)
+{
+	const struct nvmlDevice_st *d2;
+	DEVICE(device1);
+	nvmlReturn_t r = nvml_device(device2, &d2);
+	if (r != NVML_SUCCESS)
+		return r;
+	if (!pathInfo)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*pathInfo = d == d2 ? NVML_TOPOLOGY_INTERNAL : NVML_TOPOLOGY_SYSTEM;
+	return NVML_SUCCESS;
+}
+
+/* Writes the n handles of list under the protocol above. */
+nvmlReturn_t nvml_put_handles(unsigned *count, nvmlDevice_t *out, nvmlDevice_t const *list, unsigned n)
+{
+	if (!count)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (*count == 0) {
+		*count = n;
+		return NVML_SUCCESS;
+	}
+	if (!out)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (*count < n) {
+		*count = n;
+		return NVML_ERROR_INSUFFICIENT_SIZE;
+	}
+	for (unsigned i = 0; i < n; i++)
+		out[i] = list[i];
+	*count = n;
+	return NVML_SUCCESS;
+}
+
+NVML_API nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t device, nvmlGpuTopologyLevel_t level,
+						       unsigned int *count, nvmlDevice_t *deviceArray)
+{
+	DEVICE(device);
+	if (!topology_level_known(level))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	nvmlDevice_t others[EMU_MAX_DEVICES];
+	unsigned n = 0;
+	for (unsigned i = 0; level == NVML_TOPOLOGY_SYSTEM && i < nvml_count() && n < EMU_MAX_DEVICES; i++) {
+		struct nvmlDevice_st *o = nvml_at(i);
+		if (o && o != d)
+			others[n++] = o;
+	}
+	return nvml_put_handles(count, deviceArray, others, n);
+}

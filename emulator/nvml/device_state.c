@@ -1,5 +1,6 @@
 /* What a monitoring tool polls: utilization, temperature, power, clocks, performance
- * state, fans, PCIe link, ECC, modes (compute, MIG, persistence, display, accounting).
+ * state, fans, PCIe link, ECC, modes (compute, MIG, persistence, display, accounting:
+ * enabled).
  *
  * An emulated GPU is an idle board: nothing runs on it, so utilization is 0 %, and the
  * sensors read what the real model reads at idle (profiles_nvml.c).  Clocks: max
@@ -479,12 +480,16 @@ NVML_API nvmlReturn_t nvmlDeviceGetDisplayActive(nvmlDevice_t device, nvmlEnable
 	return NVML_SUCCESS;
 }
 
+/* Enabled, unlike the reference H200 (an administrator's setting, off by default): the
+ * emulator always knows which processes use a GPU, and answers
+ * nvmlDeviceGetAccountingPids with them (device_mem.c), which NVML does only while
+ * accounting is on. */
 NVML_API nvmlReturn_t nvmlDeviceGetAccountingMode(nvmlDevice_t device, nvmlEnableState_t *mode)
 {
 	DEVICE(device);
 	(void)d;
 	OUT(mode);
-	*mode = NVML_FEATURE_DISABLED;
+	*mode = NVML_FEATURE_ENABLED;
 	return NVML_SUCCESS;
 }
 

@@ -322,4 +322,53 @@ typedef struct nvmlProcessDetailList_v1_st {
 NVML_ABI_CHECK(sizeof(nvmlProcessDetail_v1_t) == 32);
 NVML_ABI_CHECK(nvmlProcessDetailList_v1 == 0x1000018);
 
+/* --- topology, accounting and process utilization (emulator/nvml, shim/nvml/view.c) -- */
+
+/* nvmlGpuTopologyLevel_t: how far apart two GPUs are, nearest first. */
+typedef int nvmlGpuTopologyLevel_t;
+#define NVML_TOPOLOGY_INTERNAL 0    /* the same board */
+#define NVML_TOPOLOGY_SINGLE 10     /* one PCIe switch between them */
+#define NVML_TOPOLOGY_MULTIPLE 20   /* several switches, no host bridge */
+#define NVML_TOPOLOGY_HOSTBRIDGE 30 /* the same host bridge */
+#define NVML_TOPOLOGY_NODE 40       /* the same NUMA node */
+#define NVML_TOPOLOGY_SYSTEM 50     /* anywhere in the system */
+
+/* nvmlDeviceGetProcessUtilization: one sample per process, 32 bytes. */
+typedef struct nvmlProcessUtilizationSample_st {
+	unsigned int pid;
+	unsigned long long timeStamp; /* CPU time, microseconds */
+	unsigned int smUtil;
+	unsigned int memUtil;
+	unsigned int encUtil;
+	unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
+
+/* nvmlDeviceGetProcessesUtilizationInfo: one entry per process (40 bytes: the pid is
+ * not the first field here), and the versioned list it fills (processSamplesCount: the
+ * room in procUtilArray in, how many out; the same protocol as infoCount). */
+typedef struct nvmlProcessUtilizationInfo_v1_st {
+	unsigned long long timeStamp;
+	unsigned int pid;
+	unsigned int smUtil;
+	unsigned int memUtil;
+	unsigned int encUtil;
+	unsigned int decUtil;
+	unsigned int jpgUtil;
+	unsigned int ofaUtil;
+} nvmlProcessUtilizationInfo_v1_t;
+
+typedef struct nvmlProcessesUtilizationInfo_v1_st {
+	unsigned int version; /* nvmlProcessesUtilizationInfo_v1 */
+	unsigned int processSamplesCount;
+	unsigned long long lastSeenTimeStamp;
+	nvmlProcessUtilizationInfo_v1_t *procUtilArray;
+} nvmlProcessesUtilizationInfo_t;
+#define nvmlProcessesUtilizationInfo_v1 NVML_VERSION(sizeof(nvmlProcessesUtilizationInfo_t), 1)
+
+NVML_ABI_CHECK(sizeof(nvmlProcessUtilizationSample_t) == 32);
+NVML_ABI_CHECK(offsetof(nvmlProcessUtilizationSample_t, timeStamp) == 8);
+NVML_ABI_CHECK(sizeof(nvmlProcessUtilizationInfo_v1_t) == 40);
+NVML_ABI_CHECK(offsetof(nvmlProcessUtilizationInfo_v1_t, pid) == 8);
+NVML_ABI_CHECK(nvmlProcessesUtilizationInfo_v1 == 0x1000018);
+
 #endif

@@ -2,9 +2,12 @@
  *
  *   init.c          nvmlInit*, nvmlShutdown, nvmlErrorString; the device table and the
  *                   checks every entry point starts with
- *   system.c        driver, NVML and CUDA versions, process names, units
- *   device.c        count, handles, identity (name, UUID, serial, PCI, board, ...)
- *   device_mem.c    memory, BAR1, running processes
+ *   system.c        driver, NVML and CUDA versions, process names, units, the GPUs
+ *                   of a CPU
+ *   device.c        count, handles, identity (name, UUID, serial, PCI, board, ...),
+ *                   topology
+ *   device_mem.c    memory, BAR1, running processes, accounting pids, process
+ *                   utilization
  *   device_state.c  clocks, power, temperature, fans, PCIe link, ECC, modes, ...
  *   profiles_nvml.c the NVML-only figures of each profile
  *
@@ -90,6 +93,10 @@ nvmlReturn_t nvml_device(nvmlDevice_t h, const struct nvmlDevice_st **out);
 /* Copies s into buf of length bytes: INVALID_ARGUMENT for a NULL buf, INSUFFICIENT_SIZE
  * (buf untouched) when s and its NUL do not fit. */
 nvmlReturn_t nvml_put_string(char *buf, unsigned length, const char *s);
+
+/* Writes a list of n handles by the protocol of NVML's topology queries (device.c):
+ * *count 0 asks how many; too small a *count is INSUFFICIENT_SIZE with how many. */
+nvmlReturn_t nvml_put_handles(unsigned *count, nvmlDevice_t *out, nvmlDevice_t const *list, unsigned n);
 
 /* A CUDA attribute of the device's profile, or dflt when the profile does not know it. */
 int nvml_attr(const struct nvmlDevice_st *d, int num, int dflt);

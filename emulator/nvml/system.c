@@ -1,4 +1,5 @@
-/* System queries: driver, NVML and CUDA versions, process names, units.
+/* System queries: driver, NVML and CUDA versions, process names, units, the GPUs near
+ * a CPU.
  *
  * The driver version string follows the CUDA version the emulator reports
  * (emu_config()->driver_version, 13000 unless configured otherwise): each CUDA version
@@ -125,6 +126,42 @@ NVML_API nvmlReturn_t nvmlUnitGetHandleByIndex(unsigned int index, nvmlUnit_t *u
 	if (r != NVML_SUCCESS)
 		return r;
 	return NVML_ERROR_INVALID_ARGUMENT; /* there is no unit index that is valid */
+}
+
+/* The GPUs of a unit: there is no unit (nvmlUnitGetCount says 0), so no handle names
+ * one and every call is INVALID_ARGUMENT, as for an invalid unit.  (The shim's filter of
+ * this list cannot be exercised against the emulator.) */
+NVML_API nvmlReturn_t nvmlUnitGetDevices(nvmlUnit_t unit, unsigned int *deviceCount, nvmlDevice_t *devices)
+{
+	(void)unit;
+	(void)deviceCount;
+	(void)devices;
+	nvmlReturn_t r = nvml_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/* The GPUs with an affinity to a CPU: an emulated GPU is attached to no NUMA node, so
+ * every GPU has every CPU of the machine (0 ... configured CPUs - 1); another number is
+ * INVALID_ARGUMENT.  The list protocol is nvmlDeviceGetTopologyNearestGpus's (device.c). */
+NVML_API nvmlReturn_t nvmlSystemGetTopologyGpuSet(unsigned int cpuNumber, unsigned int *count,
+						  nvmlDevice_t *deviceArray)
+{
+	nvmlReturn_t r = nvml_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	if (cpus < 1)
+		cpus = 1;
+	if (cpuNumber >= (unsigned long)cpus)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	nvmlDevice_t all[EMU_MAX_DEVICES];
+	unsigned n = 0;
+	for (unsigned i = 0; i < nvml_count() && n < EMU_MAX_DEVICES; i++)
+		if ((all[n] = nvml_at(i)))
+			n++;
+	return nvml_put_handles(count, deviceArray, all, n);
 }
 
 /* Host bridge chips (nvmlSystemGetHicVersion): none. */

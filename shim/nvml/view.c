@@ -13,7 +13,11 @@
  *   - memory info (v1, v2): a capped GPU shows its cap as total and the whole
  *     sandbox's allocations (the accounting region) as used;
  *   - running processes (compute, graphics, MPS; v1, v2, v3, and the detail list that
- *     nvidia-smi reads): the sandbox's only.
+ *     nvidia-smi reads), accounting pids, process utilization samples (both forms):
+ *     the sandbox's only;
+ *   - lists of handles (nearest GPUs of a device, GPUs of a CPU, GPUs of a unit): the
+ *     view's GPUs only, since every forwarded call on a handle of another GPU would
+ *     show a GPU the policy hides.
  * Each interception calls the lower first whenever that decides the error (not
  * initialised, a bad handle, a NULL pointer, a version mismatch), so the errors are
  * NVML's own; then it replaces what the view changes.
@@ -63,6 +67,13 @@ nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t, unsigned *, n
 nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t, unsigned *, nvmlProcessInfo_v2_t *);
 nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t, unsigned *, nvmlProcessInfo_t *);
 nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t, nvmlProcessDetailList_t *);
+nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t, unsigned *, unsigned *);
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *,
+					     unsigned long long);
+nvmlReturn_t nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t, nvmlProcessesUtilizationInfo_t *);
+nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t, nvmlGpuTopologyLevel_t, unsigned *, nvmlDevice_t *);
+nvmlReturn_t nvmlSystemGetTopologyGpuSet(unsigned, unsigned *, nvmlDevice_t *);
+nvmlReturn_t nvmlUnitGetDevices(nvmlUnit_t, unsigned *, nvmlDevice_t *);
 
 /* What an interception returns when the lower NVML lacks the function it needs: what
  * a forwarded name the lower lacks returns too (docs/shim.md, error mode). */
@@ -165,6 +176,15 @@ static nvmlReturn_t lower_ready(void)
 	nvmlReturn_t (*count)(unsigned *) = SHIM_LOWER(shim_nvml, nvmlDeviceGetCount_v2);
 	unsigned n;
 	return count ? count(&n) : LACKING;
+}
+
+/* A handle the view never hands out: the lower's handle of a GPU outside the policy
+ * (a program can only have one from a lower it loaded itself).  Calls that take a
+ * device and are intercepted refuse it as nvmlDeviceGetIndex does, with
+ * NVML_ERROR_INVALID_ARGUMENT; in passthrough every GPU is in the view. */
+static int outside_view(nvmlDevice_t device)
+{
+	return !vdevs()->passthrough && vdev_of(device) < 0;
 }
 
 /* --- nvmlInit* -------------------------------------------------------------------- */
@@ -580,16 +600,16 @@ static int in_sandbox(unsigned pid, const struct stat *self)
 	return pid != 0 && stat(path, &st) == 0 && st.st_dev == self->st_dev && st.st_ino == self->st_ino;
 }
 
-/* Keeps the sandbox's entries of n (of size bytes each, pid first) in place; returns
- * how many. */
-static unsigned keep_sandbox(unsigned char *entries, unsigned n, size_t size)
+/* Keeps the sandbox's entries of n (of size bytes each, the pid at pid_at) in place;
+ * returns how many. */
+static unsigned keep_sandbox(unsigned char *entries, unsigned n, size_t size, size_t pid_at)
 {
 	struct stat self_st;
 	const struct stat *self = stat("/proc/self/ns/mnt", &self_st) == 0 ? &self_st : NULL;
 	unsigned kept = 0;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned pid;
-		memcpy(&pid, entries + i * size, sizeof pid); /* pid is every version's first field */
+		memcpy(&pid, entries + i * size + pid_at, sizeof pid);
 		if (!in_sandbox(pid, self))
 			continue;
 		if (kept != i)
@@ -604,24 +624,37 @@ static unsigned keep_sandbox(unsigned char *entries, unsigned n, size_t size)
 struct processes_query {
 	nvmlReturn_t (*ask)(const struct processes_query *q, unsigned *n, void *buf);
 	nvmlDevice_t device;
+	size_t pid_at;     /* where an entry's pid is: 0 but in nvmlProcessUtilizationInfo_v1_t */
+	int samples;       /* utilization samples: none of the sandbox's left is NOT_FOUND */
 	nvmlReturn_t (*lower)(nvmlDevice_t, unsigned *, void *);          /* the _RunningProcesses */
 	nvmlReturn_t (*lower_list)(nvmlDevice_t, nvmlProcessDetailList_t *); /* the detail list */
 	const nvmlProcessDetailList_t *list;                             /* the caller's */
+	nvmlReturn_t (*lower_util)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *, unsigned long long);
+	unsigned long long last_seen;                                    /* its lastSeenTimeStamp */
+	nvmlReturn_t (*lower_info)(nvmlDevice_t, nvmlProcessesUtilizationInfo_t *);
+	const nvmlProcessesUtilizationInfo_t *info;                      /* the caller's */
 };
 
 /* Entries read from the lower without allocating: more processes than this on one GPU
- * cost a malloc. */
+ * cost a malloc.  ENTRY_MAX: the largest entry, nvmlProcessUtilizationInfo_v1_t. */
 #define PROCESSES_ON_STACK 64
+#define ENTRY_MAX 40
+_Static_assert(sizeof(nvmlProcessDetail_v1_t) <= ENTRY_MAX && sizeof(nvmlProcessInfo_v2_t) <= ENTRY_MAX &&
+		       sizeof(nvmlProcessUtilizationSample_t) <= ENTRY_MAX &&
+		       sizeof(nvmlProcessUtilizationInfo_v1_t) <= ENTRY_MAX,
+	       "an entry larger than the stack buffer's");
 
 /* The lower's list, filtered, under NVML's protocol: *count in is the room in out;
  * after, how many entries were written, or with INSUFFICIENT_SIZE how many are needed
  * (0 with out NULL asks).  The lower is asked for its whole list in a buffer of the
- * shim's, since the caller's room is for the sandbox's entries only. */
+ * shim's, since the caller's room is for the sandbox's entries only.  Samples: none of
+ * the sandbox's is NOT_FOUND, and asking with out NULL is INSUFFICIENT_SIZE with how
+ * many there are (the utilization functions' own way to ask). */
 static nvmlReturn_t sandbox_processes(const struct processes_query *q, size_t size, unsigned *count,
 				      void *out)
 {
-	nvmlProcessDetail_v1_t stack[PROCESSES_ON_STACK]; /* the largest entry */
-	unsigned char *buf = (unsigned char *)stack, *heap = NULL;
+	_Alignas(8) unsigned char stack[PROCESSES_ON_STACK * ENTRY_MAX];
+	unsigned char *buf = stack, *heap = NULL;
 	unsigned room = PROCESSES_ON_STACK, n;
 	nvmlReturn_t r;
 	for (int tries = 0;; tries++) {
@@ -646,12 +679,18 @@ static nvmlReturn_t sandbox_processes(const struct processes_query *q, size_t si
 		free(heap);
 		return r;
 	}
-	unsigned kept = keep_sandbox(buf, n, size);
-	if (*count < kept) {
+	unsigned kept = keep_sandbox(buf, n, size, q->pid_at);
+	if (kept == 0 && q->samples) {
+		/* What the lower answers when it has no sample: the other processes' are not
+		 * the sandbox's to see. */
+		r = NVML_ERROR_NOT_FOUND;
+	} else if (*count < kept) {
 		*count = kept;
 		r = NVML_ERROR_INSUFFICIENT_SIZE;
 	} else if (kept > 0 && !out) {
-		r = NVML_ERROR_INVALID_ARGUMENT;
+		if (q->samples)
+			*count = kept;
+		r = q->samples ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_ERROR_INVALID_ARGUMENT;
 	} else {
 		if (kept > 0)
 			memcpy(out, buf, kept * size);
@@ -725,4 +764,241 @@ SHIM_API nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device,
 				     .list = plist };
 	return sandbox_processes(&q, sizeof(nvmlProcessDetail_v1_t), &plist->numProcArrayEntries,
 				 plist->procArray);
+}
+
+/* --- accounting pids and process utilization ---------------------------------------- */
+
+/* The pids that accounting has records of, on the infoCount protocol: the sandbox's
+ * only.  A process that has ended has no mount namespace left to compare, so it is not
+ * the sandbox's as far as the view can tell, and is left out (its pid may be another
+ * process's by now anyway). */
+SHIM_API nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t device, unsigned int *count, unsigned int *pids)
+{
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetAccountingPids, device, count, pids);
+	READY();
+	nvmlReturn_t (*lower)(nvmlDevice_t, unsigned *, unsigned *) =
+		SHIM_LOWER(shim_nvml, nvmlDeviceGetAccountingPids);
+	if (!lower)
+		return LACKING;
+	nvmlReturn_t r = lower_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	if (outside_view(device))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	return processes_view((nvmlReturn_t(*)(nvmlDevice_t, unsigned *, void *))lower, sizeof(unsigned), device,
+			      count, pids);
+}
+
+static nvmlReturn_t ask_utilization(const struct processes_query *q, unsigned *n, void *buf)
+{
+	return q->lower_util(q->device, buf, n, q->last_seen);
+}
+
+/* The samples of the sandbox's processes; which samples are recent enough is the
+ * lower's to decide (lastSeenTimeStamp goes to it unchanged). */
+SHIM_API nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+						      nvmlProcessUtilizationSample_t *utilization,
+						      unsigned int *processSamplesCount,
+						      unsigned long long lastSeenTimeStamp)
+{
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetProcessUtilization, device, utilization, processSamplesCount,
+		    lastSeenTimeStamp);
+	READY();
+	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *, unsigned long long) =
+		SHIM_LOWER(shim_nvml, nvmlDeviceGetProcessUtilization);
+	if (!lower)
+		return LACKING;
+	if (!processSamplesCount)
+		return lower(device, utilization, processSamplesCount, lastSeenTimeStamp); /* its error */
+	nvmlReturn_t r = lower_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	if (outside_view(device))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	struct processes_query q = { .ask = ask_utilization, .device = device, .samples = 1,
+				     .lower_util = lower, .last_seen = lastSeenTimeStamp };
+	return sandbox_processes(&q, sizeof(nvmlProcessUtilizationSample_t), processSamplesCount, utilization);
+}
+
+static nvmlReturn_t ask_utilization_info(const struct processes_query *q, unsigned *n, void *buf)
+{
+	nvmlProcessesUtilizationInfo_t mine = *q->info; /* the caller's version and lastSeenTimeStamp */
+	mine.processSamplesCount = *n;
+	mine.procUtilArray = buf;
+	nvmlReturn_t r = q->lower_info(q->device, &mine);
+	*n = mine.processSamplesCount;
+	return r;
+}
+
+/* The same in the versioned form (driver 550 and later), whose entries have the pid
+ * after the time stamp. */
+SHIM_API nvmlReturn_t nvmlDeviceGetProcessesUtilizationInfo(nvmlDevice_t device,
+							    nvmlProcessesUtilizationInfo_t *procesesUtilInfo)
+{
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetProcessesUtilizationInfo, device, procesesUtilInfo);
+	READY();
+	nvmlProcessesUtilizationInfo_t *info = procesesUtilInfo;
+	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlProcessesUtilizationInfo_t *) =
+		SHIM_LOWER(shim_nvml, nvmlDeviceGetProcessesUtilizationInfo);
+	if (!lower)
+		return LACKING;
+	if (!info || info->version != nvmlProcessesUtilizationInfo_v1)
+		return lower(device, info); /* the lower's error for it, or a layout not known here */
+	nvmlReturn_t r = lower_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	if (outside_view(device))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	struct processes_query q = { .ask = ask_utilization_info, .device = device, .samples = 1,
+				     .pid_at = offsetof(nvmlProcessUtilizationInfo_v1_t, pid),
+				     .lower_info = lower, .info = info };
+	return sandbox_processes(&q, sizeof(nvmlProcessUtilizationInfo_v1_t), &info->processSamplesCount,
+				 info->procUtilArray);
+}
+
+/* --- lists of handles: topology and units ------------------------------------------- */
+
+/* One query of a lower's list of handles: room for *n in buf in, how many out. */
+struct handles_query {
+	nvmlReturn_t (*ask)(const struct handles_query *q, unsigned *n, nvmlDevice_t *buf);
+	int topology; /* NVML's topology rule: *count 0 asks (SUCCESS); else *count is the room */
+	void *lower;
+	nvmlDevice_t device;
+	nvmlGpuTopologyLevel_t level;
+	unsigned cpu;
+	nvmlUnit_t unit;
+};
+
+/* Handles read from the lower without allocating (a machine has far fewer GPUs). */
+#define HANDLES_ON_STACK 64
+
+/* The lower's whole list, with only the view's GPUs kept, answered to the caller:
+ *   - *count 0 of a topology query asks: SUCCESS, *count = how many are kept;
+ *   - out NULL otherwise: INVALID_ARGUMENT, as NVML documents for both;
+ *   - *count smaller than how many are kept: INSUFFICIENT_SIZE, *count = how many
+ *     (nothing written; the rule of a unit's list, and what the emulator answers for
+ *     topology, whose documentation does not say);
+ *   - else the kept handles, *count = how many.
+ * So a count query, a too-small buffer and a full query all agree on the number, and a
+ * handle of a GPU outside the view is never handed out (every call on it would show a
+ * GPU the policy hides).  The lower's errors (not initialised, a bad device, level,
+ * CPU or unit) are its own: it is asked first. */
+static nvmlReturn_t handles_view(const struct handles_query *q, unsigned *count, nvmlDevice_t *out)
+{
+	nvmlDevice_t stack[HANDLES_ON_STACK], *buf = stack, *heap = NULL;
+	unsigned room = HANDLES_ON_STACK, n;
+	nvmlReturn_t r;
+	if (q->topology) {
+		/* The count first: a topology query given room fills it and may say nothing of
+		 * what did not fit. */
+		n = 0;
+		r = q->ask(q, &n, NULL);
+		if (r != NVML_SUCCESS && r != NVML_ERROR_INSUFFICIENT_SIZE) /* the latter: a lower */
+			return r;                                           /* that answers so */
+		if (n > room) {
+			room = n + 16;
+			heap = buf = calloc(room, sizeof *buf);
+			if (!heap)
+				return NVML_ERROR_MEMORY;
+		}
+	}
+	for (int tries = 0;; tries++) {
+		n = room;
+		r = q->ask(q, &n, buf);
+		if (r != NVML_ERROR_INSUFFICIENT_SIZE || n <= room || tries == 3)
+			break;
+		free(heap);
+		room = n + 16;
+		heap = buf = calloc(room, sizeof *buf);
+		if (!heap)
+			return NVML_ERROR_MEMORY;
+	}
+	if (r != NVML_SUCCESS) {
+		free(heap);
+		return r == NVML_ERROR_INSUFFICIENT_SIZE ? NVML_ERROR_UNKNOWN : r; /* it kept growing */
+	}
+	unsigned kept = 0;
+	for (unsigned i = 0; i < n && i < room; i++)
+		if (vdev_of(buf[i]) >= 0)
+			buf[kept++] = buf[i];
+	if (q->topology && *count == 0) {
+		*count = kept;
+	} else if (!out) {
+		r = NVML_ERROR_INVALID_ARGUMENT;
+	} else if (*count < kept) {
+		*count = kept;
+		r = NVML_ERROR_INSUFFICIENT_SIZE;
+	} else {
+		memcpy(out, buf, kept * sizeof *buf);
+		*count = kept;
+	}
+	free(heap);
+	return r;
+}
+
+static nvmlReturn_t ask_nearest(const struct handles_query *q, unsigned *n, nvmlDevice_t *buf)
+{
+	return ((nvmlReturn_t(*)(nvmlDevice_t, nvmlGpuTopologyLevel_t, unsigned *, nvmlDevice_t *))q->lower)(
+		q->device, q->level, n, buf);
+}
+
+SHIM_API nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t device, nvmlGpuTopologyLevel_t level,
+						       unsigned int *count, nvmlDevice_t *deviceArray)
+{
+	SHIM_HOOKED(shim_nvml, nvmlDeviceGetTopologyNearestGpus, device, level, count, deviceArray);
+	READY();
+	nvmlReturn_t (*lower)(nvmlDevice_t, nvmlGpuTopologyLevel_t, unsigned *, nvmlDevice_t *) =
+		SHIM_LOWER(shim_nvml, nvmlDeviceGetTopologyNearestGpus);
+	if (!lower)
+		return LACKING;
+	if (vdevs()->passthrough || !count)
+		return lower(device, level, count, deviceArray); /* all the lower's GPUs; or its error */
+	nvmlReturn_t r = lower_ready();
+	if (r != NVML_SUCCESS)
+		return r;
+	if (outside_view(device))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	struct handles_query q = { .ask = ask_nearest, .topology = 1, .lower = (void *)lower, .device = device,
+				   .level = level };
+	return handles_view(&q, count, deviceArray);
+}
+
+static nvmlReturn_t ask_gpu_set(const struct handles_query *q, unsigned *n, nvmlDevice_t *buf)
+{
+	return ((nvmlReturn_t(*)(unsigned, unsigned *, nvmlDevice_t *))q->lower)(q->cpu, n, buf);
+}
+
+SHIM_API nvmlReturn_t nvmlSystemGetTopologyGpuSet(unsigned int cpuNumber, unsigned int *count,
+						  nvmlDevice_t *deviceArray)
+{
+	SHIM_HOOKED(shim_nvml, nvmlSystemGetTopologyGpuSet, cpuNumber, count, deviceArray);
+	READY();
+	nvmlReturn_t (*lower)(unsigned, unsigned *, nvmlDevice_t *) =
+		SHIM_LOWER(shim_nvml, nvmlSystemGetTopologyGpuSet);
+	if (!lower)
+		return LACKING;
+	if (vdevs()->passthrough || !count)
+		return lower(cpuNumber, count, deviceArray);
+	struct handles_query q = { .ask = ask_gpu_set, .topology = 1, .lower = (void *)lower, .cpu = cpuNumber };
+	return handles_view(&q, count, deviceArray);
+}
+
+static nvmlReturn_t ask_unit(const struct handles_query *q, unsigned *n, nvmlDevice_t *buf)
+{
+	return ((nvmlReturn_t(*)(nvmlUnit_t, unsigned *, nvmlDevice_t *))q->lower)(q->unit, n, buf);
+}
+
+/* S-class units (the real driver only; the emulator has none, so this filter is not
+ * exercised by the tests). */
+SHIM_API nvmlReturn_t nvmlUnitGetDevices(nvmlUnit_t unit, unsigned int *deviceCount, nvmlDevice_t *devices)
+{
+	SHIM_HOOKED(shim_nvml, nvmlUnitGetDevices, unit, deviceCount, devices);
+	READY();
+	nvmlReturn_t (*lower)(nvmlUnit_t, unsigned *, nvmlDevice_t *) = SHIM_LOWER(shim_nvml, nvmlUnitGetDevices);
+	if (!lower)
+		return LACKING;
+	if (vdevs()->passthrough || !deviceCount)
+		return lower(unit, deviceCount, devices);
+	struct handles_query q = { .ask = ask_unit, .lower = (void *)lower, .unit = unit };
+	return handles_view(&q, deviceCount, devices);
 }

@@ -6,7 +6,9 @@
 #   - pynvml (PyPI nvidia-ml-py): tests/peers/nvml_pynvml.py, one check per test;
 #     skipped, never passed, where it is not installed;
 #   - a C program loading the library as nvml.h clients do: tests/peers/nvml_client.c,
-#     compiled here with the system's C compiler.
+#     compiled here with the system's C compiler;
+#   - tests/probes/nvmlview.c (zig build tests) for topology, accounting pids and process
+#     utilization.
 # No nvidia-smi is involved: this machine has none, and the emulator ships none.
 
 bats_require_minimum_version 1.5.0
@@ -142,6 +144,60 @@ client() {
 	client badconfig VGPU_EMULATOR_DEVICES=no-such-gpu
 	[ "${#stderr_lines[@]}" -eq 1 ] || fail "expected one line on stderr, got: $stderr"
 	[[ $stderr == *"vgpu emulator: NVML cannot start: "*"no-such-gpu"* ]] || fail "stderr: $stderr"
+}
+
+# --- topology, accounting pids, process utilization (tests/probes/nvmlview.c) ------------
+
+@test "topology: a GPU's nearest GPUs are all the others at NVML_TOPOLOGY_SYSTEM, none nearer; a CPU's GPUs are all; no units" {
+	[ -x "$PROBES/nvmlview" ] || fail "missing $PROBES/nvmlview: build with 'zig build tests'"
+	local cpus
+	cpus=$(getconf _NPROCESSORS_CONF)
+	run --separate-stderr emu VGPU_EMULATOR_DEVICES=h200,t4,l4 "$PROBES/nvmlview" init \
+		nearest:0:50 nearest:2:50 nearest:0:40 nearest:0:30 nearest:0:20 nearest:0:10 nearest:0:0 nearest:0:7 \
+		gpuset:0 gpuset:$((cpus - 1)) gpuset:$cpus units
+	echo "$output"
+	assert_success
+	[ "${#stderr}" -eq 0 ] || fail "stderr: $stderr"
+	# By the count protocol (count 0 asks; one too few is INSUFFICIENT_SIZE with the count).
+	assert_line "nearest 0 50 rc=0 count=2 proto=ok idx=1,2"
+	assert_line "nearest 2 50 rc=0 count=2 proto=ok idx=0,1"
+	local level
+	for level in 40 30 20 10 0; do
+		assert_line "nearest 0 $level rc=0 count=0 proto=ok idx="
+	done
+	# Not a topology level: NVML_ERROR_INVALID_ARGUMENT.
+	assert_line --regexp '^nearest 0 7 rc=2 '
+	assert_line "gpuset 0 rc=0 count=3 proto=ok idx=0,1,2"
+	assert_line "gpuset $((cpus - 1)) rc=0 count=3 proto=ok idx=0,1,2"
+	assert_line --regexp "^gpuset $cpus rc=2 "
+	# No S-class unit: nvmlUnitGetDevices has no valid unit to answer for.
+	assert_line "units rc=0 count=0 devices_rc=2"
+}
+
+@test "accounting pids and process utilization (both forms): the processes with a context on the GPU, 0 %, stamped; none after lastSeenTimeStamp" {
+	[ -f "$EMULATOR_DIR/libcuda.so.1" ] || fail "missing $EMULATOR_DIR/libcuda.so.1"
+	[ -x "$PROBES/nvmlview" ] || fail "missing $PROBES/nvmlview: build with 'zig build tests'"
+	run --separate-stderr emu VGPU_EMULATOR_DEVICES=t4,h200 "$PROBES/nvmlview" init acct:1 util:1 utilinfo:1 \
+		alloc:1:1048576 pid acct:0 acct:1 util:0 util:1 utilinfo:0 utilinfo:1
+	echo "$output"
+	assert_success
+	[ "${#stderr}" -eq 0 ] || fail "stderr: $stderr"
+	local pid
+	pid=$(sed -n 's/^pid //p' <<<"$output")
+	[ -n "$pid" ] || fail "no pid"
+	# Before the context: nobody; no sample is NVML_ERROR_NOT_FOUND (6).
+	assert_line "acct 1 rc=0 count=0 proto=ok pids="
+	assert_line "util 1 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
+	assert_line "utilinfo 1 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
+	assert_line "alloc 1 1048576 rc=0"
+	# After: this process on GPU 1 only, by the infoCount protocol; its sample is 0 %
+	# everywhere with a time stamp, and none is newer than an hour after it.
+	assert_line "acct 0 rc=0 count=0 proto=ok pids="
+	assert_line "acct 1 rc=0 count=1 proto=ok pids=$pid"
+	assert_line "util 0 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
+	assert_line "util 1 rc=0 count=1 proto=ok zero=yes ts=ok later=6 pids=$pid"
+	assert_line "utilinfo 0 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
+	assert_line "utilinfo 1 rc=0 count=1 proto=ok zero=yes ts=ok later=6 pids=$pid"
 }
 
 @test "the library exports every NVML function of driver 580.159.04, and only those" {

@@ -3,8 +3,9 @@
 #
 # NVML's virtual view (shim/nvml/view.c): lib/vgpu/libnvidia-ml.so.1 of the real install
 # shows the policy's virtual GPUs, as libcuda's shim does: count, order, names, virtual
-# UUIDs, lookups, memory caps and usage, and only the sandbox's processes.  The emulator
-# is the lower driver (the fixture has no driver).  Policy of most tests:
+# UUIDs, lookups, memory caps and usage, only the sandbox's processes (running,
+# accounting, utilization), only the view's GPUs in topology lists.  The emulator is the
+# lower driver (the fixture has no driver).  Policy of most tests:
 #   GPU 0: emulated t4, 1 GiB, named "Small T4";   GPU 1: emulated h200, 3 GiB.
 #
 # The probe is tests/probes/nvmlview.c (one line per result); nvidia-ml-py, where some
@@ -238,6 +239,92 @@ count v1=-1 v2=-1"
 	else
 		assert_line --regexp "^detail 1 0 rc=$lower_rc "
 	fi
+}
+
+# The emulator's machine has two GPUs more than the policy lists ($RUN/emulator-extra-gpus,
+# emulator/common/config.c: an L4 and an H200 as its GPUs 2 and 3), as a real machine has
+# GPUs a policy leaves out; the view's GPUs 0 and 1 are still the emulator's 0 and 1.
+export EXTRA='echo l4,h200 >"$0/emulator-extra-gpus" && exec "$@"'
+
+@test "topology lists (nearest GPUs, GPUs of a CPU): only the view's GPUs, though the lower hands out two more; their handles are refused" {
+	run --separate-stderr in_fixture none "$PRELUDE"'
+		vgpu_real --policy "$P" -- sh -c "$EXTRA" "$RUN" "$NVMLVIEW" lowernvml="$LOWER_NVML" init count \
+			lower.nearest:0:50 lower.gpuset:0 nearest:0:50 nearest:1:50 nearest:0:40 nearest:0:0 gpuset:0 \
+			outside:0 outside:2 outside:3 units
+	'
+	echo "$output"
+	assert_success
+	[ "${#stderr}" -eq 0 ] || fail "stderr: $stderr"
+	assert_line "count v1=2 v2=2"
+	# The control: the lower (the emulator, four GPUs) lists the GPUs outside the view.
+	assert_line "lower.nearest 0 50 rc=0 count=3 proto=ok idx=1,2,3"
+	assert_line "lower.gpuset 0 rc=0 count=4 proto=ok idx=0,1,2,3"
+	# Through the view: the other view GPU only, by every form of the count protocol
+	# (count 0 asks, one too few is INSUFFICIENT_SIZE with the count); every handle
+	# is one nvmlDeviceGetIndex accepts.  Nearer than NVML_TOPOLOGY_SYSTEM: none.
+	assert_line "nearest 0 50 rc=0 count=1 proto=ok idx=1"
+	assert_line "nearest 1 50 rc=0 count=1 proto=ok idx=0"
+	assert_line "nearest 0 40 rc=0 count=0 proto=ok idx="
+	assert_line "nearest 0 0 rc=0 count=0 proto=ok idx="
+	assert_line "gpuset 0 rc=0 count=2 proto=ok idx=0,1"
+	# A handle of a GPU outside the view (from the lower, loaded by path) is
+	# NVML_ERROR_INVALID_ARGUMENT (2) for the view; one of a view GPU is accepted.
+	assert_line "outside 2 index=2 nearest=2 acct=2 util=2 utilinfo=2"
+	assert_line "outside 3 index=2 nearest=2 acct=2 util=2 utilinfo=2"
+	assert_line --regexp "^outside 0 index=0 nearest=0 acct=0 util=6 utilinfo=6\$"
+	# Units: the emulator has none, so nvmlUnitGetDevices is the lower's
+	# INVALID_ARGUMENT (the view's filter of a unit's GPUs is not exercised here).
+	assert_line "units rc=0 count=0 devices_rc=2"
+}
+
+@test "accounting pids and process utilization (both forms): only the sandbox's (not a process of another mount namespace on the same GPU)" {
+	run --separate-stderr in_fixture none "$PRELUDE"'
+		S=$SCRATCH
+		case $VGPU_TEST_USER in
+		root) user=() ;;
+		*) user=(setpriv --reuid=65534 --regid=65534 --clear-groups --) ;;
+		esac
+		# A: holds memory on GPU 1 inside the sandbox; Q (after B is up) asks NVML.
+		vgpu_real --policy "$P" -- sh -c "
+			\"\$0\" alloc:1:$MIB pid ready:$S/a.ready hold:$S/a.release >$S/a.out &
+			echo \$! >$S/a.pid
+			\"\$0\" hold:$S/b.ready lowernvml=\"\$1\" init acct:0 acct:1 util:0 util:1 utilinfo:0 utilinfo:1 \
+				lower.acct:1 lower.util:1 lower.utilinfo:1
+			: >$S/a.release
+			wait" "$NVMLVIEW" "$LOWER_NVML" &
+		sandbox=$!
+		"$NVMLVIEW" hold:$S/a.ready
+		# B: the same runtime dir and libraries, its own mount namespace: another
+		# sandbox as far as the view is concerned.
+		nsenter --mount=/proc/$(cat $S/a.pid)/ns/mnt unshare --mount -- "${user[@]}" \
+			"$NVMLVIEW" alloc:1:$MIB pid ready:$S/b.ready hold:$S/b.release >$S/b.out &
+		b=$!
+		wait $sandbox
+		status=$?
+		: >$S/b.release
+		wait $b
+		cat $S/a.out $S/b.out
+		exit $status
+	'
+	echo "$output"
+	echo "stderr: $stderr"
+	assert_success
+	[ "$(grep -c '^alloc 1 1048576 rc=0$' <<<"$output")" -eq 2 ] || fail "A and B did not both allocate"
+	local a b
+	a=$(grep -m1 '^pid ' <<<"$output" | cut -d' ' -f2)
+	b=$(grep '^pid ' <<<"$output" | sed -n 2p | cut -d' ' -f2)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "no pids of A and B"
+	# The lower lists both: the filter is what leaves B out.
+	assert_line --regexp "^lower\\.acct 1 rc=0 count=2 proto=ok pids=($a,$b|$b,$a)\$"
+	assert_line --regexp "^lower\\.util 1 rc=0 count=2 proto=ok zero=yes ts=ok later=6 pids=($a,$b|$b,$a)\$"
+	assert_line --regexp "^lower\\.utilinfo 1 rc=0 count=2 proto=ok zero=yes ts=ok later=6 pids=($a,$b|$b,$a)\$"
+	assert_line "acct 1 rc=0 count=1 proto=ok pids=$a"
+	assert_line "util 1 rc=0 count=1 proto=ok zero=yes ts=ok later=6 pids=$a"
+	assert_line "utilinfo 1 rc=0 count=1 proto=ok zero=yes ts=ok later=6 pids=$a"
+	# GPU 0: nobody; no sample is NVML_ERROR_NOT_FOUND (6), as NVML answers.
+	assert_line "acct 0 rc=0 count=0 proto=ok pids="
+	assert_line "util 0 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
+	assert_line "utilinfo 0 rc=6 count=0 proto=ok zero=yes ts=ok later=6 pids="
 }
 
 @test "--memory 2G --emulate=h200 (a global cap): total 2 GiB in NVML v1, v2 and CUDA" {

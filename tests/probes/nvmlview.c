@@ -33,6 +33,25 @@
  *                       1 (graphics), 2 (MPS), as procs:I: "detail I MODE rc=R count=C
  *                       proto=ok|bad pids=..."
  *   lower.detail:I      the same of the lower NVML (compute only)
+ *   nearest:I:LEVEL     nvmlDeviceGetTopologyNearestGpus of device I at LEVEL (50 =
+ *                       NVML_TOPOLOGY_SYSTEM) by the count protocol (count 0 asks;
+ *                       one too few): "nearest I LEVEL rc=R count=C proto=ok|bad idx=K,K"
+ *                       (K: each handle's nvmlDeviceGetIndex, or rc=R when refused)
+ *   gpuset:CPU          nvmlSystemGetTopologyGpuSet, the same: "gpuset CPU rc=R ..."
+ *   units               "units rc=R count=N devices_rc=R": nvmlUnitGetCount, and
+ *                       nvmlUnitGetDevices of the first unit (NULL when there is none)
+ *   acct:I              nvmlDeviceGetAccountingPids by the infoCount protocol:
+ *                       "acct I rc=R count=C proto=ok|bad pids=P,P"
+ *   util:I              nvmlDeviceGetProcessUtilization (lastSeenTimeStamp 0), the
+ *                       same: "util I rc=R count=C proto=ok|bad zero=yes|no ts=ok|bad
+ *                       later=R pids=P,P" (zero: every utilization 0; ts: stamps not 0;
+ *                       later: the rc when asked for samples after an hour past the
+ *                       newest stamp seen, i.e. none: NOT_FOUND)
+ *   utilinfo:I          nvmlDeviceGetProcessesUtilizationInfo, as util:I ("utilinfo ...")
+ *   lower.OP            nearest, gpuset, acct, util, utilinfo of the lower NVML (its
+ *                       device I; indexes are its own): "lower.nearest ..." and so on
+ *   outside:I           the lower's handle of its device I given to the view:
+ *                       "outside I index=R nearest=R acct=R util=R utilinfo=R"
  *   cuda                cuInit; per ordinal "cuda J uuid=GPU-... name=NAME total=T"
  *   alloc:ORD:BYTES     cuMemAlloc_v2 in ORD's primary context: "alloc ORD BYTES rc=R"
  *   pid                 "pid P"
@@ -50,7 +69,7 @@
 typedef int ret_t;
 typedef void *device_t;
 
-enum { SUCCESS = 0, INSUFFICIENT_SIZE = 7 };
+enum { SUCCESS = 0, NOT_FOUND = 6, INSUFFICIENT_SIZE = 7 };
 
 struct memory_v1 {
 	unsigned long long total, free, used;
@@ -94,6 +113,24 @@ struct uuid_v1 {
 	} value;
 };
 #define UUID_V1_VERSION ((unsigned)sizeof(struct uuid_v1) | (1u << 24))
+
+struct util_sample {
+	unsigned int pid;
+	unsigned long long time_stamp;
+	unsigned int sm, mem, enc, dec;
+};
+
+struct util_info {
+	unsigned long long time_stamp;
+	unsigned int pid, sm, mem, enc, dec, jpg, ofa;
+};
+
+struct utils_info {
+	unsigned int version, count;
+	unsigned long long last_seen;
+	struct util_info *array;
+};
+#define UTILS_INFO_V1_VERSION ((unsigned)sizeof(struct utils_info) | (1u << 24))
 
 struct pci_info {
 	char bus_id_legacy[16];
@@ -323,6 +360,221 @@ static void detail(void *lib, const char *label, unsigned index, unsigned mode)
 	free(buf);
 }
 
+/* --- lists by count protocols: topology, accounting, utilization --------------------- */
+
+/* One call of a list function: room for *n entries in buf in, how many out. */
+struct list_call {
+	ret_t (*call)(const struct list_call *c, unsigned *n, void *buf);
+	void *lib, *fn;
+	device_t device;
+	unsigned arg;                /* level, CPU */
+	unsigned long long last_seen;
+};
+
+/* Runs c by its protocol: asking with 0 (and no buffer), then with room, then (with
+ * entries) with one too few.  topology: asking is SUCCESS with the number (NVML's
+ * topology rule); else INSUFFICIENT_SIZE with it, or SUCCESS with 0 (NOT_FOUND with 0
+ * for samples).  Returns the full call's rc; *buf, *count: its entries. */
+static ret_t run_list(const struct list_call *c, size_t size, int topology, unsigned char **buf, unsigned *count,
+		      int *proto)
+{
+	unsigned need = 0;
+	ret_t r0 = c->call(c, &need, NULL);
+	int ok = topology ? r0 == SUCCESS
+			  : ((r0 == SUCCESS || r0 == NOT_FOUND) && need == 0) || (r0 == INSUFFICIENT_SIZE && need > 0);
+	unsigned room = need + 8, n = room;
+	*buf = calloc(room, size);
+	if (!*buf)
+		exit(1);
+	ret_t r = c->call(c, &n, *buf);
+	if (r == SUCCESS)
+		ok = ok && n == need;
+	if (r == SUCCESS && n > (topology ? 1u : 0u)) {
+		unsigned char *small = calloc(n, size);
+		unsigned m = n - 1;
+		ret_t r2 = c->call(c, &m, small);
+		ok = ok && r2 == INSUFFICIENT_SIZE && m == n;
+		free(small);
+	}
+	*count = r == SUCCESS ? n : 0;
+	*proto = ok;
+	return r;
+}
+
+static ret_t call_nearest(const struct list_call *c, unsigned *n, void *buf)
+{
+	return ((ret_t(*)(device_t, int, unsigned *, device_t *))c->fn)(c->device, (int)c->arg, n, buf);
+}
+
+static ret_t call_gpuset(const struct list_call *c, unsigned *n, void *buf)
+{
+	return ((ret_t(*)(unsigned, unsigned *, device_t *))c->fn)(c->arg, n, buf);
+}
+
+static ret_t call_acct(const struct list_call *c, unsigned *n, void *buf)
+{
+	return ((ret_t(*)(device_t, unsigned *, unsigned *))c->fn)(c->device, n, buf);
+}
+
+static ret_t call_util(const struct list_call *c, unsigned *n, void *buf)
+{
+	return ((ret_t(*)(device_t, void *, unsigned *, unsigned long long))c->fn)(c->device, buf, n, c->last_seen);
+}
+
+static ret_t call_utilinfo(const struct list_call *c, unsigned *n, void *buf)
+{
+	struct utils_info info = { UTILS_INFO_V1_VERSION, *n, c->last_seen, buf };
+	ret_t r = ((ret_t(*)(device_t, struct utils_info *))c->fn)(c->device, &info);
+	*n = info.count;
+	return r;
+}
+
+/* Device I of lib: its handle, or NULL after printing "LABEL I rc=R". */
+static device_t device_of(void *lib, const char *label, unsigned index)
+{
+	device_t h = NULL;
+	ret_t r = ((by_index_fn)sym(lib, "nvmlDeviceGetHandleByIndex_v2"))(index, &h);
+	if (r != SUCCESS) {
+		printf("%s %u rc=%d\n", label, index, r);
+		return NULL;
+	}
+	return h;
+}
+
+/* nearest:I:LEVEL and gpuset:CPU (device NULL): "idx=" by lib's own nvmlDeviceGetIndex. */
+static void handle_list(void *lib, const char *label, device_t device, unsigned index, unsigned arg)
+{
+	struct list_call c = { device ? call_nearest : call_gpuset, lib,
+			       sym(lib, device ? "nvmlDeviceGetTopologyNearestGpus" : "nvmlSystemGetTopologyGpuSet"),
+			       device, arg, 0 };
+	unsigned char *buf;
+	unsigned n;
+	int proto;
+	ret_t r = run_list(&c, sizeof(device_t), 1, &buf, &n, &proto);
+	if (device)
+		printf("%s %u %u rc=%d count=%u proto=%s idx=", label, index, arg, r, n, proto ? "ok" : "bad");
+	else
+		printf("%s %u rc=%d count=%u proto=%s idx=", label, arg, r, n, proto ? "ok" : "bad");
+	for (unsigned k = 0; k < n; k++) {
+		device_t h;
+		unsigned i;
+		memcpy(&h, buf + k * sizeof h, sizeof h);
+		ret_t ri = ((index_fn)sym(lib, "nvmlDeviceGetIndex"))(h, &i);
+		if (ri == SUCCESS)
+			printf("%s%u", k ? "," : "", i);
+		else
+			printf("%src=%d", k ? "," : "", ri);
+	}
+	printf("\n");
+	free(buf);
+}
+
+static void acct_list(void *lib, const char *label, unsigned index)
+{
+	device_t h = device_of(lib, label, index);
+	if (!h)
+		return;
+	struct list_call c = { call_acct, lib, sym(lib, "nvmlDeviceGetAccountingPids"), h, 0, 0 };
+	unsigned char *buf;
+	unsigned n;
+	int proto;
+	ret_t r = run_list(&c, sizeof(unsigned), 0, &buf, &n, &proto);
+	printf("%s %u rc=%d count=%u proto=%s ", label, index, r, n, proto ? "ok" : "bad");
+	print_pids(buf, n, sizeof(unsigned));
+	free(buf);
+}
+
+/* util:I (info 0) and utilinfo:I (info 1). */
+static void util_list(void *lib, const char *label, unsigned index, int info)
+{
+	device_t h = device_of(lib, label, index);
+	if (!h)
+		return;
+	struct list_call c = { info ? call_utilinfo : call_util, lib,
+			       sym(lib, info ? "nvmlDeviceGetProcessesUtilizationInfo" : "nvmlDeviceGetProcessUtilization"),
+			       h, 0, 0 };
+	size_t size = info ? sizeof(struct util_info) : sizeof(struct util_sample);
+	unsigned char *buf;
+	unsigned n;
+	int proto;
+	ret_t r = run_list(&c, size, 0, &buf, &n, &proto);
+	int zero = 1, ts = 1;
+	unsigned long long newest = 0;
+	unsigned pids[256];
+	for (unsigned k = 0; k < n && k < 256; k++) {
+		unsigned long long t;
+		if (info) {
+			struct util_info *e = (struct util_info *)(buf + k * size);
+			zero = zero && !e->sm && !e->mem && !e->enc && !e->dec && !e->jpg && !e->ofa;
+			t = e->time_stamp;
+			pids[k] = e->pid;
+		} else {
+			struct util_sample *e = (struct util_sample *)(buf + k * size);
+			zero = zero && !e->sm && !e->mem && !e->enc && !e->dec;
+			t = e->time_stamp;
+			pids[k] = e->pid;
+		}
+		ts = ts && t > 0;
+		if (t > newest)
+			newest = t;
+	}
+	/* lastSeenTimeStamp an hour after the newest stamp: there is no such sample. */
+	c.last_seen = newest + 3600ull * 1000000ull;
+	unsigned m = 8;
+	unsigned char *again = calloc(m, size);
+	ret_t later = c.call(&c, &m, again);
+	free(again);
+	printf("%s %u rc=%d count=%u proto=%s zero=%s ts=%s later=%d ", label, index, r, n, proto ? "ok" : "bad",
+	       zero ? "yes" : "no", ts ? "ok" : "bad", later);
+	print_pids((const unsigned char *)pids, n < 256 ? n : 256, sizeof pids[0]);
+	free(buf);
+}
+
+/* outside:I: the lower's handle of its GPU I, given to the view's functions. */
+static void outside(unsigned index)
+{
+	void *lower = open_lib(&lowernvml, lowernvml_name);
+	((noarg_fn)sym(lower, "nvmlInit_v2"))();
+	device_t h = device_of(lower, "outside", index);
+	if (!h)
+		return;
+	unsigned i, n = 0;
+	ret_t ri = ((index_fn)NVML("nvmlDeviceGetIndex"))(h, &i);
+	ret_t rn = ((ret_t(*)(device_t, int, unsigned *, device_t *))NVML("nvmlDeviceGetTopologyNearestGpus"))(h, 50, &n, NULL);
+	n = 0;
+	ret_t ra = ((ret_t(*)(device_t, unsigned *, unsigned *))NVML("nvmlDeviceGetAccountingPids"))(h, &n, NULL);
+	n = 0;
+	ret_t ru = ((ret_t(*)(device_t, void *, unsigned *, unsigned long long))NVML("nvmlDeviceGetProcessUtilization"))(
+		h, NULL, &n, 0);
+	struct utils_info info = { UTILS_INFO_V1_VERSION, 0, 0, NULL };
+	ret_t rui = ((ret_t(*)(device_t, struct utils_info *))NVML("nvmlDeviceGetProcessesUtilizationInfo"))(h, &info);
+	printf("outside %u index=%d nearest=%d acct=%d util=%d utilinfo=%d\n", index, ri, rn, ra, ru, rui);
+}
+
+static void units(void)
+{
+	unsigned n = 0, count = 4;
+	ret_t r = ((count_fn)NVML("nvmlUnitGetCount"))(&n);
+	void *unit = NULL;
+	if (r == SUCCESS && n > 0)
+		((ret_t(*)(unsigned, void **))NVML("nvmlUnitGetHandleByIndex"))(0, &unit);
+	device_t devs[4];
+	ret_t rd = ((ret_t(*)(void *, unsigned *, device_t *))NVML("nvmlUnitGetDevices"))(unit, &count, devs);
+	printf("units rc=%d count=%u devices_rc=%d\n", r, n, rd);
+}
+
+/* The lower NVML for lower.* ops, initialised. */
+static void *lower_lib(void)
+{
+	if (!lowernvml_name) {
+		fprintf(stderr, "nvmlview: lower.* ops need lowernvml=PATH first\n");
+		exit(2);
+	}
+	void *lib = open_lib(&lowernvml, lowernvml_name);
+	((noarg_fn)sym(lib, "nvmlInit_v2"))();
+	return lib;
+}
+
 static void cuda_devices(void)
 {
 	ret_t r = ((flags_fn)CUDA("cuInit"))(0);
@@ -466,6 +718,31 @@ int main(int argc, char **argv)
 			void *lib = open_lib(&lowernvml, lowernvml_name);
 			((noarg_fn)sym(lib, "nvmlInit_v2"))();
 			detail(lib, "lower.detail", a, 0);
+		} else if (sscanf(op, "nearest:%u:%u", &a, &b) == 2 || sscanf(op, "lower.nearest:%u:%u", &a, &b) == 2) {
+			int low = op[0] == 'l';
+			void *lib = low ? lower_lib() : open_lib(&nvml, "libnvidia-ml.so.1");
+			device_t h = device_of(lib, low ? "lower.nearest" : "nearest", a);
+			if (h)
+				handle_list(lib, low ? "lower.nearest" : "nearest", h, a, b);
+		} else if (sscanf(op, "gpuset:%u", &a) == 1 || sscanf(op, "lower.gpuset:%u", &a) == 1) {
+			int low = op[0] == 'l';
+			handle_list(low ? lower_lib() : open_lib(&nvml, "libnvidia-ml.so.1"), low ? "lower.gpuset" : "gpuset",
+				    NULL, 0, a);
+		} else if (sscanf(op, "acct:%u", &a) == 1 || sscanf(op, "lower.acct:%u", &a) == 1) {
+			int low = op[0] == 'l';
+			acct_list(low ? lower_lib() : open_lib(&nvml, "libnvidia-ml.so.1"), low ? "lower.acct" : "acct", a);
+		} else if (sscanf(op, "util:%u", &a) == 1 || sscanf(op, "lower.util:%u", &a) == 1) {
+			int low = op[0] == 'l';
+			util_list(low ? lower_lib() : open_lib(&nvml, "libnvidia-ml.so.1"), low ? "lower.util" : "util", a, 0);
+		} else if (sscanf(op, "utilinfo:%u", &a) == 1 || sscanf(op, "lower.utilinfo:%u", &a) == 1) {
+			int low = op[0] == 'l';
+			util_list(low ? lower_lib() : open_lib(&nvml, "libnvidia-ml.so.1"), low ? "lower.utilinfo" : "utilinfo",
+				  a, 1);
+		} else if (sscanf(op, "outside:%u", &a) == 1) {
+			lower_lib();
+			outside(a);
+		} else if (!strcmp(op, "units")) {
+			units();
 		} else if (!strcmp(op, "cuda")) {
 			cuda_devices();
 		} else if (!strncmp(op, "alloc:", 6)) {
