@@ -41,6 +41,46 @@ field() { # PREFIX KEY
 	printf '%s\n' "$output" | grep -m1 "^$1 " | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# Inside the fixture (after PRELUDE): A, a process of the sandbox, holds 1 MiB on GPU 1
+# and prints its pid; B, a process of another mount namespace with the same runtime dir
+# and libraries (a copy of the sandbox's mounts), does the same; then a process of the
+# sandbox asks NVML the queries given (nvmlview's arguments, "lowernvml" set to the
+# lower's path).  Prints A's and B's output after the queries.
+A_AND_B='
+	a_and_b() { # QUERY...
+		local S=$SCRATCH user sandbox status b
+		case $VGPU_TEST_USER in
+		root) user=() ;;
+		*) user=(setpriv --reuid=65534 --regid=65534 --clear-groups --) ;;
+		esac
+		vgpu_real --policy "$P" -- sh -c "
+			\"\$0\" alloc:1:$MIB pid ready:$S/a.ready hold:$S/a.release >$S/a.out &
+			echo \$! >$S/a.pid
+			\"\$0\" hold:$S/b.ready lowernvml=\"\$1\" init \$2
+			: >$S/a.release
+			wait" "$NVMLVIEW" "$LOWER_NVML" "$*" &
+		sandbox=$!
+		"$NVMLVIEW" hold:$S/a.ready
+		nsenter --mount=/proc/$(cat $S/a.pid)/ns/mnt unshare --mount -- "${user[@]}" \
+			"$NVMLVIEW" alloc:1:$MIB pid ready:$S/b.ready hold:$S/b.release >$S/b.out &
+		b=$!
+		wait $sandbox
+		status=$?
+		: >$S/b.release
+		wait $b
+		cat $S/a.out $S/b.out
+		return $status
+	}
+'
+
+# After a_and_b: both allocated; their pids in $a and $b.
+a_and_b_pids() {
+	[ "$(grep -c '^alloc 1 1048576 rc=0$' <<<"$output")" -eq 2 ] || fail "A and B did not both allocate"
+	a=$(grep -m1 '^pid ' <<<"$output" | cut -d' ' -f2)
+	b=$(grep '^pid ' <<<"$output" | sed -n 2p | cut -d' ' -f2)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "no pids of A and B"
+}
+
 @test "count: the policy's two GPUs (nvmlDeviceGetCount and _v2); CUDA_VISIBLE_DEVICES narrows CUDA, not NVML" {
 	run --separate-stderr in_fixture none "$PRELUDE"'
 		vgpu_real --policy "$P" -- "$NVMLVIEW" init count byindex:1 byindex:2 devices cuda
@@ -183,41 +223,14 @@ count v1=-1 v2=-1"
 }
 
 @test "running processes: only the sandbox's (not a process of another mount namespace on the same GPUs), v1/v2/v3, by the infoCount protocol" {
-	run --separate-stderr in_fixture none "$PRELUDE"'
-		S=$SCRATCH
-		case $VGPU_TEST_USER in
-		root) user=() ;;
-		*) user=(setpriv --reuid=65534 --regid=65534 --clear-groups --) ;;
-		esac
-		# A: holds memory on GPU 1 inside the sandbox; Q (after B is up) asks NVML.
-		vgpu_real --policy "$P" -- sh -c "
-			\"\$0\" alloc:1:$MIB pid ready:$S/a.ready hold:$S/a.release >$S/a.out &
-			echo \$! >$S/a.pid
-			\"\$0\" hold:$S/b.ready lowernvml=\"\$1\" init procs:0 procs:1 lower.procs:1 detail:1 lower.detail:1
-			: >$S/a.release
-			wait" "$NVMLVIEW" "$LOWER_NVML" &
-		sandbox=$!
-		"$NVMLVIEW" hold:$S/a.ready
-		# B: the same runtime dir and libraries (a copy of the sandbox'"'"'s mounts), but
-		# its own mount namespace: another sandbox as far as the view is concerned.
-		nsenter --mount=/proc/$(cat $S/a.pid)/ns/mnt unshare --mount -- "${user[@]}" \
-			"$NVMLVIEW" alloc:1:$MIB pid ready:$S/b.ready hold:$S/b.release >$S/b.out &
-		b=$!
-		wait $sandbox
-		status=$?
-		: >$S/b.release
-		wait $b
-		cat $S/a.out $S/b.out
-		exit $status
+	run --separate-stderr in_fixture none "$PRELUDE$A_AND_B"'
+		a_and_b procs:0 procs:1 lower.procs:1 detail:1 lower.detail:1
 	'
 	echo "$output"
 	echo "stderr: $stderr"
 	assert_success
-	[ "$(grep -c '^alloc 1 1048576 rc=0$' <<<"$output")" -eq 2 ] || fail "A and B did not both allocate"
 	local a b
-	a=$(grep -m1 '^pid ' <<<"$output" | cut -d' ' -f2)
-	b=$(grep '^pid ' <<<"$output" | sed -n 2p | cut -d' ' -f2)
-	[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "no pids of A and B"
+	a_and_b_pids
 	# The lower (the emulator, shared by both) lists both: the filter is what leaves B out.
 	assert_line --regexp "^lower\\.procs 1 nvmlDeviceGetComputeRunningProcesses_v3 rc=0 count=2 proto=ok pids=($a,$b|$b,$a)\$"
 	local fn
@@ -278,42 +291,14 @@ export EXTRA='echo l4,h200 >"$0/emulator-extra-gpus" && exec "$@"'
 }
 
 @test "accounting pids and process utilization (both forms): only the sandbox's (not a process of another mount namespace on the same GPU)" {
-	run --separate-stderr in_fixture none "$PRELUDE"'
-		S=$SCRATCH
-		case $VGPU_TEST_USER in
-		root) user=() ;;
-		*) user=(setpriv --reuid=65534 --regid=65534 --clear-groups --) ;;
-		esac
-		# A: holds memory on GPU 1 inside the sandbox; Q (after B is up) asks NVML.
-		vgpu_real --policy "$P" -- sh -c "
-			\"\$0\" alloc:1:$MIB pid ready:$S/a.ready hold:$S/a.release >$S/a.out &
-			echo \$! >$S/a.pid
-			\"\$0\" hold:$S/b.ready lowernvml=\"\$1\" init acct:0 acct:1 util:0 util:1 utilinfo:0 utilinfo:1 \
-				lower.acct:1 lower.util:1 lower.utilinfo:1
-			: >$S/a.release
-			wait" "$NVMLVIEW" "$LOWER_NVML" &
-		sandbox=$!
-		"$NVMLVIEW" hold:$S/a.ready
-		# B: the same runtime dir and libraries, its own mount namespace: another
-		# sandbox as far as the view is concerned.
-		nsenter --mount=/proc/$(cat $S/a.pid)/ns/mnt unshare --mount -- "${user[@]}" \
-			"$NVMLVIEW" alloc:1:$MIB pid ready:$S/b.ready hold:$S/b.release >$S/b.out &
-		b=$!
-		wait $sandbox
-		status=$?
-		: >$S/b.release
-		wait $b
-		cat $S/a.out $S/b.out
-		exit $status
+	run --separate-stderr in_fixture none "$PRELUDE$A_AND_B"'
+		a_and_b acct:0 acct:1 util:0 util:1 utilinfo:0 utilinfo:1 lower.acct:1 lower.util:1 lower.utilinfo:1
 	'
 	echo "$output"
 	echo "stderr: $stderr"
 	assert_success
-	[ "$(grep -c '^alloc 1 1048576 rc=0$' <<<"$output")" -eq 2 ] || fail "A and B did not both allocate"
 	local a b
-	a=$(grep -m1 '^pid ' <<<"$output" | cut -d' ' -f2)
-	b=$(grep '^pid ' <<<"$output" | sed -n 2p | cut -d' ' -f2)
-	[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "no pids of A and B"
+	a_and_b_pids
 	# The lower lists both: the filter is what leaves B out.
 	assert_line --regexp "^lower\\.acct 1 rc=0 count=2 proto=ok pids=($a,$b|$b,$a)\$"
 	assert_line --regexp "^lower\\.util 1 rc=0 count=2 proto=ok zero=yes ts=ok later=6 pids=($a,$b|$b,$a)\$"
